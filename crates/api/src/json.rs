@@ -1,0 +1,149 @@
+//! MediaMTX's API JSON shapes (field names and order as in its `defs` structs).
+
+use std::sync::atomic::Ordering;
+
+use ferrocast_core::conns::ConnInfo;
+use ferrocast_core::{rfc3339, PathSnapshot};
+use serde::Serialize;
+
+use crate::codec_props::{codec_props, CodecProps};
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Info {
+    pub version: &'static str,
+    pub started: String,
+}
+
+/// `PathSource` and `PathReader`.
+#[derive(Debug, Serialize)]
+pub(crate) struct TypeId {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct PathTrack {
+    pub codec: &'static str,
+    #[serde(rename = "codecProps")]
+    pub codec_props: Option<CodecProps>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ApiPath {
+    pub name: String,
+    pub conf_name: String,
+    pub ready: bool,
+    pub ready_time: Option<String>,
+    pub available: bool,
+    pub available_time: Option<String>,
+    pub online: bool,
+    pub online_time: Option<String>,
+    pub source: Option<TypeId>,
+    pub tracks: Vec<&'static str>,
+    pub tracks2: Vec<PathTrack>,
+    pub readers: Vec<TypeId>,
+    pub inbound_bytes: u64,
+    pub outbound_bytes: u64,
+    pub inbound_frames_in_error: u64,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+}
+
+impl From<&PathSnapshot> for ApiPath {
+    fn from(p: &PathSnapshot) -> ApiPath {
+        let time = if p.ready {
+            p.ready_time.map(rfc3339)
+        } else {
+            None
+        };
+        ApiPath {
+            name: p.name.clone(),
+            conf_name: p.conf_name.clone(),
+            ready: p.ready,
+            ready_time: time.clone(),
+            available: p.ready,
+            available_time: time.clone(),
+            online: p.ready,
+            online_time: time,
+            source: p.source.map(|(kind, id)| TypeId {
+                kind,
+                id: id.to_string(),
+            }),
+            tracks: p.tracks.iter().map(|t| t.codec.api_name()).collect(),
+            tracks2: p
+                .tracks
+                .iter()
+                .map(|t| PathTrack {
+                    codec: t.codec.api_name(),
+                    codec_props: codec_props(t),
+                })
+                .collect(),
+            readers: p
+                .readers
+                .iter()
+                .map(|(kind, id)| TypeId {
+                    kind,
+                    id: id.to_string(),
+                })
+                .collect(),
+            inbound_bytes: p.bytes_received,
+            outbound_bytes: p.bytes_sent,
+            inbound_frames_in_error: 0,
+            bytes_received: p.bytes_received,
+            bytes_sent: p.bytes_sent,
+        }
+    }
+}
+
+/// `RTMPConn`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RtmpConn {
+    pub id: String,
+    pub created: String,
+    pub remote_addr: String,
+    pub state: &'static str,
+    pub path: String,
+    pub query: String,
+    pub user: String,
+    pub user_agent: String,
+    pub inbound_bytes: u64,
+    pub outbound_bytes: u64,
+    pub outbound_frames_discarded: u64,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+}
+
+impl From<&ConnInfo> for RtmpConn {
+    fn from(c: &ConnInfo) -> RtmpConn {
+        let d = c.details.lock();
+        let rx = c.bytes_received.load(Ordering::Relaxed);
+        let tx = c.bytes_sent.load(Ordering::Relaxed);
+        RtmpConn {
+            id: c.id.to_string(),
+            created: rfc3339(c.created),
+            remote_addr: c.remote_addr.to_string(),
+            state: d.state.api_name(),
+            path: d.path.clone(),
+            query: d.query.clone(),
+            user: d.user.clone(),
+            user_agent: d.user_agent.clone(),
+            inbound_bytes: rx,
+            outbound_bytes: tx,
+            outbound_frames_discarded: c.frames_discarded.load(Ordering::Relaxed),
+            bytes_received: rx,
+            bytes_sent: tx,
+        }
+    }
+}
+
+/// `*List`: a page of items.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct List<T> {
+    pub item_count: usize,
+    pub page_count: usize,
+    pub items: Vec<T>,
+}

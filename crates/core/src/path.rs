@@ -1,0 +1,739 @@
+//! Path registry: names -> configs, authentication, publishers and readers of each path.
+//!
+//! Registry operations (attach a publisher or reader, list, reload) are short and
+//! synchronous, so they run under a mutex instead of an actor round-trip; the hot path
+//! (`Publisher::write` -> `Stream::write`) never touches the registry lock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ferrocast_conf::{AuthAction, Conf, PathConf};
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+use uuid::Uuid;
+
+use crate::stream::{ReadError, ReaderQueue, Stream};
+use crate::unit::{rescale, Track, Unit};
+
+/// Default time readers stay attached after their publisher leaves, waiting for it to return.
+pub const DEFAULT_PUBLISHER_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Publish,
+    Read,
+}
+
+/// Who wants to do what on which path.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub action: Action,
+    /// Path name without leading or trailing slash.
+    pub path: String,
+    pub query: String,
+    pub user: String,
+    pub pass: String,
+    pub ip: IpAddr,
+}
+
+/// A protocol session as the registry sees it: its API type and id, and how to stop it.
+#[derive(Debug, Clone)]
+pub struct SessionRef {
+    /// MediaMTX API type, e.g. "rtmpConn".
+    pub kind: &'static str,
+    pub id: Uuid,
+    pub token: CancellationToken,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PathError {
+    #[error("path '{0}' is not configured")]
+    NotConfigured(String),
+    #[error("invalid path name '{0}'")]
+    InvalidName(String),
+    #[error("authentication failed: {message}")]
+    Auth {
+        message: String,
+        wrong_credentials: bool,
+    },
+    #[error("no one is publishing to path '{0}'")]
+    NoOnePublishing(String),
+    #[error("someone is already publishing to path '{0}'")]
+    AlreadyPublishing(String),
+    #[error("path '{0}' takes its stream from a source, not from publishers")]
+    HasSource(String),
+    #[error("path '{0}' has reached maxReaders")]
+    TooManyReaders(String),
+    #[error("{0}")]
+    Closed(String),
+}
+
+#[derive(Debug)]
+struct PublisherEntry {
+    session: SessionRef,
+    generation: u64,
+}
+
+#[derive(Debug)]
+struct PathState {
+    publisher: Option<PublisherEntry>,
+    stream: Option<Arc<Stream>>,
+    ready_time: Option<SystemTime>,
+    readers: BTreeMap<u64, SessionRef>,
+    /// Set while waiting for a publisher to come back; readers stay attached meanwhile.
+    grace_generation: Option<u64>,
+}
+
+/// One live path.
+#[derive(Debug)]
+pub struct Path {
+    name: String,
+    conf: PathConf,
+    state: Mutex<PathState>,
+}
+
+/// What the API shows of a path.
+#[derive(Debug, Clone)]
+pub struct PathSnapshot {
+    pub name: String,
+    pub conf_name: String,
+    pub source: Option<(&'static str, Uuid)>,
+    pub ready: bool,
+    pub ready_time: Option<SystemTime>,
+    pub tracks: Vec<Track>,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+    pub readers: Vec<(&'static str, Uuid)>,
+}
+
+#[derive(Debug)]
+struct Registry {
+    conf: Arc<Conf>,
+    paths: HashMap<String, Arc<Path>>,
+}
+
+/// Maps names to configs, authenticates, and finds or creates paths.
+#[derive(Debug)]
+pub struct PathManager {
+    registry: Mutex<Registry>,
+    next_id: AtomicU64,
+    grace: Mutex<Duration>,
+}
+
+impl PathManager {
+    pub fn new(conf: Arc<Conf>) -> Arc<PathManager> {
+        Arc::new(PathManager {
+            registry: Mutex::new(Registry {
+                conf,
+                paths: HashMap::new(),
+            }),
+            next_id: AtomicU64::new(1),
+            grace: Mutex::new(DEFAULT_PUBLISHER_GRACE),
+        })
+    }
+
+    pub fn conf(&self) -> Arc<Conf> {
+        self.registry.lock().conf.clone()
+    }
+
+    /// How long readers wait for a publisher that left to come back.
+    pub fn set_publisher_grace(&self, d: Duration) {
+        *self.grace.lock() = d;
+    }
+
+    /// Applies a new configuration: live paths whose config changed or went away are
+    /// closed (their clients disconnect and may reconnect under the new config).
+    pub fn set_conf(&self, conf: Arc<Conf>) {
+        let closed: Vec<Arc<Path>> = {
+            let mut reg = self.registry.lock();
+            reg.conf = conf.clone();
+            let mut closed = vec![];
+            reg.paths.retain(|name, path| {
+                let keep = matches!(conf.find_path(name), Some((pc, _)) if pc == path.conf);
+                if !keep {
+                    closed.push(path.clone());
+                }
+                keep
+            });
+            closed
+        };
+        for p in closed {
+            info!(path = %p.name, "path closed: its configuration changed or was removed");
+            p.close("path configuration changed");
+        }
+    }
+
+    fn check(&self, access: &Access) -> Result<(Arc<Conf>, PathConf), PathError> {
+        if !valid_name(&access.path) {
+            return Err(PathError::InvalidName(access.path.clone()));
+        }
+        let conf = self.conf();
+        let (pc, _groups) = conf
+            .find_path(&access.path)
+            .ok_or_else(|| PathError::NotConfigured(access.path.clone()))?;
+        let action = match access.action {
+            Action::Publish => AuthAction::Publish,
+            Action::Read => AuthAction::Read,
+        };
+        conf.authenticate(action, &access.path, &access.user, &access.pass, access.ip)
+            .map_err(|e| PathError::Auth {
+                message: e.message.clone(),
+                wrong_credentials: e.wrong_credentials,
+            })?;
+        Ok((conf, pc))
+    }
+
+    fn path_for(&self, name: &str, pc: PathConf) -> Arc<Path> {
+        let mut reg = self.registry.lock();
+        reg.paths
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                Arc::new(Path {
+                    name: name.to_string(),
+                    conf: pc,
+                    state: Mutex::new(PathState {
+                        publisher: None,
+                        stream: None,
+                        ready_time: None,
+                        readers: BTreeMap::new(),
+                        grace_generation: None,
+                    }),
+                })
+            })
+            .clone()
+    }
+
+    fn forget_if_idle(&self, path: &Arc<Path>) {
+        let mut reg = self.registry.lock();
+        let st = path.state.lock();
+        if st.publisher.is_none() && st.readers.is_empty() && st.grace_generation.is_none() {
+            if let Some(cur) = reg.paths.get(&path.name) {
+                if Arc::ptr_eq(cur, path) {
+                    reg.paths.remove(&path.name);
+                }
+            }
+        }
+    }
+
+    /// Attaches a publisher to a path. The path becomes ready on [`Publisher::start`].
+    pub fn add_publisher(
+        self: &Arc<Self>,
+        access: &Access,
+        session: SessionRef,
+    ) -> Result<Publisher, PathError> {
+        let (_conf, pc) = self.check(access)?;
+        if pc.source != "publisher" {
+            return Err(PathError::HasSource(access.path.clone()));
+        }
+        let override_publisher = pc.override_publisher;
+        let path = self.path_for(&access.path, pc);
+        let generation = self.next_id.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut st = path.state.lock();
+            if let Some(old) = &st.publisher {
+                if !override_publisher {
+                    return Err(PathError::AlreadyPublishing(access.path.clone()));
+                }
+                info!(path = %path.name, old = %old.session.id, new = %session.id, "publisher replaced (overridePublisher)");
+                old.session.token.cancel();
+            }
+            st.publisher = Some(PublisherEntry {
+                session,
+                generation,
+            });
+            st.grace_generation = None;
+        }
+        Ok(Publisher {
+            manager: self.clone(),
+            path,
+            generation,
+            stream: None,
+            resume_at_us: None,
+            shift_us: 0,
+        })
+    }
+
+    /// Attaches a reader to a ready path (or one whose publisher is briefly away).
+    pub fn add_reader(
+        self: &Arc<Self>,
+        access: &Access,
+        session: SessionRef,
+    ) -> Result<Reader, PathError> {
+        let (conf, pc) = self.check(access)?;
+        let max_readers = pc.max_readers;
+        let existing = self.registry.lock().paths.get(&access.path).cloned();
+        let path = existing.ok_or_else(|| PathError::NoOnePublishing(access.path.clone()))?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut st = path.state.lock();
+        let stream = st
+            .stream
+            .clone()
+            .ok_or_else(|| PathError::NoOnePublishing(access.path.clone()))?;
+        if max_readers != 0 && st.readers.len() >= max_readers {
+            return Err(PathError::TooManyReaders(access.path.clone()));
+        }
+        let queue = stream
+            .add_reader(id, conf.write_queue_size)
+            .map_err(|ReadError::Closed(r)| PathError::Closed(r))?;
+        st.readers.insert(id, session);
+        drop(st);
+        Ok(Reader {
+            manager: self.clone(),
+            path,
+            stream,
+            queue,
+            id,
+        })
+    }
+
+    /// Snapshots of live paths and of configured static paths, sorted by name.
+    pub fn snapshot(&self) -> Vec<PathSnapshot> {
+        let (conf, paths) = {
+            let reg = self.registry.lock();
+            (reg.conf.clone(), reg.paths.clone())
+        };
+        let mut out: BTreeMap<String, PathSnapshot> = BTreeMap::new();
+        for (name, pc) in &conf.paths {
+            if name.starts_with('~') || name == "all_others" || name == "all" {
+                continue;
+            }
+            out.insert(
+                name.clone(),
+                PathSnapshot {
+                    name: name.clone(),
+                    conf_name: pc.name.clone(),
+                    source: None,
+                    ready: false,
+                    ready_time: None,
+                    tracks: vec![],
+                    bytes_received: 0,
+                    bytes_sent: 0,
+                    readers: vec![],
+                },
+            );
+        }
+        for (name, p) in paths {
+            out.insert(name, p.snapshot());
+        }
+        out.into_values().collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<PathSnapshot> {
+        self.snapshot().into_iter().find(|p| p.name == name)
+    }
+
+    /// Closes every path (shutdown).
+    pub fn close_all(&self, reason: &str) {
+        let paths: Vec<_> = self.registry.lock().paths.drain().map(|(_, p)| p).collect();
+        for p in paths {
+            p.close(reason);
+        }
+    }
+}
+
+impl Path {
+    fn snapshot(&self) -> PathSnapshot {
+        let st = self.state.lock();
+        let (tracks, rx, tx) = match &st.stream {
+            Some(s) => (
+                s.tracks().to_vec(),
+                s.bytes_received.load(Ordering::Relaxed),
+                s.bytes_sent.load(Ordering::Relaxed),
+            ),
+            None => (vec![], 0, 0),
+        };
+        let ready = st.stream.is_some() && st.publisher.is_some();
+        PathSnapshot {
+            name: self.name.clone(),
+            conf_name: self.conf.name.clone(),
+            source: st
+                .publisher
+                .as_ref()
+                .map(|p| (p.session.kind, p.session.id)),
+            ready,
+            ready_time: if ready { st.ready_time } else { None },
+            tracks,
+            bytes_received: rx,
+            bytes_sent: tx,
+            readers: st.readers.values().map(|r| (r.kind, r.id)).collect(),
+        }
+    }
+
+    fn close(&self, reason: &str) {
+        let mut st = self.state.lock();
+        if let Some(p) = st.publisher.take() {
+            p.session.token.cancel();
+        }
+        for r in std::mem::take(&mut st.readers).into_values() {
+            r.token.cancel();
+        }
+        st.grace_generation = None;
+        if let Some(s) = st.stream.take() {
+            s.close(reason);
+        }
+    }
+}
+
+/// A path name is what MediaMTX accepts: non-empty, no leading/trailing slash, no "..",
+/// printable ASCII without spaces or the characters URLs reserve.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('/')
+        && !name.ends_with('/')
+        && !name
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./~:@+".contains(c))
+}
+
+/// A publisher attached to a path.
+#[derive(Debug)]
+pub struct Publisher {
+    manager: Arc<PathManager>,
+    path: Arc<Path>,
+    generation: u64,
+    stream: Option<Arc<Stream>>,
+    /// Where the first unit lands when readers are kept across a publisher reconnect.
+    resume_at_us: Option<i64>,
+    /// Added to every timestamp, so those readers see time go on.
+    shift_us: i64,
+}
+
+impl Publisher {
+    pub fn path_name(&self) -> &str {
+        &self.path.name
+    }
+
+    /// Declares the tracks and makes the path ready. When readers are still attached from
+    /// a previous publisher and the tracks are compatible, they continue on this one.
+    pub fn start(&mut self, tracks: Vec<Track>) -> Result<Arc<Stream>, PathError> {
+        let mut st = self.path.state.lock();
+        match &st.publisher {
+            Some(p) if p.generation == self.generation => {}
+            _ => return Err(PathError::Closed("publisher was replaced".into())),
+        }
+        let reuse = match &st.stream {
+            Some(s) => {
+                let old = s.tracks();
+                old.len() == tracks.len() && old.iter().zip(&tracks).all(|(a, b)| a.compatible(b))
+            }
+            None => false,
+        };
+        let stream = if reuse {
+            let s = st.stream.clone().expect("checked above");
+            self.resume_at_us = s.last_dts_us().map(|t| t + 40_000);
+            s.update_tracks(tracks);
+            info!(path = %self.path.name, readers = st.readers.len(), "publisher resumed the stream; readers continue");
+            s
+        } else {
+            if let Some(old) = st.stream.take() {
+                old.close("the stream changed its tracks");
+                for r in std::mem::take(&mut st.readers).into_values() {
+                    r.token.cancel();
+                }
+            }
+            let s = Arc::new(Stream::new(tracks));
+            st.stream = Some(s.clone());
+            s
+        };
+        stream.writer_gen.store(self.generation, Ordering::Release);
+        st.grace_generation = None;
+        st.ready_time = Some(SystemTime::now());
+        self.stream = Some(stream.clone());
+        Ok(stream)
+    }
+
+    pub fn stream(&self) -> Option<&Arc<Stream>> {
+        self.stream.as_ref()
+    }
+
+    /// Writes one unit to every reader. Units before `start` are ignored.
+    pub fn write(&mut self, mut unit: Unit) {
+        let Some(stream) = &self.stream else { return };
+        if stream.writer_gen.load(Ordering::Acquire) != self.generation {
+            return;
+        }
+        if self.resume_at_us.is_some() || self.shift_us != 0 {
+            let clock = stream
+                .tracks()
+                .get(unit.track)
+                .map(|t| t.clock_rate)
+                .unwrap_or(1000);
+            if let Some(target) = self.resume_at_us.take() {
+                // First unit after a reconnect: it lands just after the last unit readers
+                // got, and every later unit keeps the same shift.
+                self.shift_us = target - rescale(unit.dts, clock, 1_000_000);
+            }
+            let shift = rescale(self.shift_us, 1_000_000, clock);
+            unit.dts += shift;
+            unit.pts += shift;
+        }
+        stream.write(unit);
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        let grace = *self.manager.grace.lock();
+        let mut st = self.path.state.lock();
+        match &st.publisher {
+            Some(p) if p.generation == self.generation => {}
+            _ => return, // replaced by another publisher
+        }
+        st.publisher = None;
+        let waiting = st.stream.is_some() && !st.readers.is_empty() && !grace.is_zero();
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        match (waiting, runtime) {
+            (true, Some(rt)) => {
+                st.grace_generation = Some(self.generation);
+                let path = self.path.clone();
+                let manager = self.manager.clone();
+                let generation = self.generation;
+                rt.spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    let expired = {
+                        let mut st = path.state.lock();
+                        if st.grace_generation == Some(generation) && st.publisher.is_none() {
+                            st.grace_generation = None;
+                            true
+                        } else {
+                            false
+                        }
+                    };
+                    if expired {
+                        info!(path = %path.name, "publisher did not come back; closing readers");
+                        path.close("no one is publishing anymore");
+                        manager.forget_if_idle(&path);
+                    }
+                });
+            }
+            _ => {
+                st.grace_generation = None;
+                if let Some(s) = st.stream.take() {
+                    s.close("no one is publishing anymore");
+                }
+                for r in std::mem::take(&mut st.readers).into_values() {
+                    r.token.cancel();
+                }
+                drop(st);
+                self.manager.forget_if_idle(&self.path);
+            }
+        }
+    }
+}
+
+/// A reader attached to a path.
+#[derive(Debug)]
+pub struct Reader {
+    manager: Arc<PathManager>,
+    path: Arc<Path>,
+    stream: Arc<Stream>,
+    queue: Arc<ReaderQueue>,
+    id: u64,
+}
+
+impl Reader {
+    pub fn path_name(&self) -> &str {
+        &self.path.name
+    }
+    pub fn stream(&self) -> &Arc<Stream> {
+        &self.stream
+    }
+    pub fn queue(&self) -> &Arc<ReaderQueue> {
+        &self.queue
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.stream.remove_reader(self.id);
+        let idle = {
+            let mut st = self.path.state.lock();
+            st.readers.remove(&self.id);
+            if st.publisher.is_none() && st.readers.is_empty() {
+                st.grace_generation = None;
+                if let Some(s) = st.stream.take() {
+                    s.close("no one is publishing anymore");
+                }
+                true
+            } else {
+                false
+            }
+        };
+        if idle {
+            self.manager.forget_if_idle(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unit::Codec;
+    use bytes::Bytes;
+    use std::net::Ipv4Addr;
+
+    fn manager(yaml: &str) -> Arc<PathManager> {
+        let (conf, _) = Conf::from_yaml(yaml, "test.yml").expect("test config");
+        PathManager::new(Arc::new(conf))
+    }
+
+    fn access(action: Action, path: &str) -> Access {
+        Access {
+            action,
+            path: path.into(),
+            query: String::new(),
+            user: String::new(),
+            pass: String::new(),
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        }
+    }
+
+    fn session() -> SessionRef {
+        SessionRef {
+            kind: "rtmpConn",
+            id: Uuid::new_v4(),
+            token: CancellationToken::new(),
+        }
+    }
+
+    fn tracks() -> Vec<Track> {
+        vec![Track {
+            codec: Codec::H264,
+            clock_rate: 90000,
+            config: Bytes::from_static(b"cfg"),
+            sample_rate: 0,
+            channels: 0,
+        }]
+    }
+
+    const OPEN: &str = "paths:\n  all_others:\n";
+
+    #[tokio::test(start_paused = true)]
+    async fn reader_survives_publisher_reconnect_with_monotonic_time() {
+        let pm = manager(OPEN);
+        let mut p = pm
+            .add_publisher(&access(Action::Publish, "cam"), session())
+            .unwrap();
+        p.start(tracks()).unwrap();
+        p.write(Unit::new(
+            0,
+            900_000,
+            900_000,
+            true,
+            Bytes::from_static(b"k"),
+        ));
+        let r = pm
+            .add_reader(&access(Action::Read, "cam"), session())
+            .unwrap();
+        let mut out = vec![];
+        r.queue().try_recv(&mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        drop(p);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        // New publisher whose clock restarts at 0.
+        let mut p2 = pm
+            .add_publisher(&access(Action::Publish, "cam"), session())
+            .unwrap();
+        p2.start(tracks()).unwrap();
+        p2.write(Unit::new(0, 0, 0, true, Bytes::from_static(b"k2")));
+        p2.write(Unit::new(0, 3000, 3000, false, Bytes::from_static(b"p")));
+        out.clear();
+        r.queue().try_recv(&mut out).unwrap();
+        let dts: Vec<_> = out.iter().map(|u| u.dts).collect();
+        assert_eq!(dts.len(), 2);
+        assert!(dts[0] > 900_000, "{dts:?}");
+        assert_eq!(dts[1] - dts[0], 3000);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn readers_closed_after_grace() {
+        let pm = manager(OPEN);
+        pm.set_publisher_grace(Duration::from_secs(5));
+        let mut p = pm
+            .add_publisher(&access(Action::Publish, "cam"), session())
+            .unwrap();
+        p.start(tracks()).unwrap();
+        let rs = session();
+        let r = pm
+            .add_reader(&access(Action::Read, "cam"), rs.clone())
+            .unwrap();
+        drop(p);
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert!(rs.token.is_cancelled());
+        let mut out = vec![];
+        assert!(r.queue().try_recv(&mut out).is_err());
+        drop(r);
+        assert!(pm.snapshot().is_empty());
+        assert!(matches!(
+            pm.add_reader(&access(Action::Read, "cam"), session()),
+            Err(PathError::NoOnePublishing(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn second_publisher_refused_unless_override() {
+        let pm = manager(OPEN);
+        let s1 = session();
+        let _p = pm
+            .add_publisher(&access(Action::Publish, "a"), s1.clone())
+            .unwrap();
+        assert!(matches!(
+            pm.add_publisher(&access(Action::Publish, "a"), session()),
+            Err(PathError::AlreadyPublishing(_))
+        ));
+        let pm = manager("paths:\n  all_others:\n    overridePublisher: yes\n");
+        let s1 = session();
+        let _p1 = pm
+            .add_publisher(&access(Action::Publish, "a"), s1.clone())
+            .unwrap();
+        let _p2 = pm
+            .add_publisher(&access(Action::Publish, "a"), session())
+            .unwrap();
+        assert!(s1.token.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn max_readers_unconfigured_and_reload() {
+        let pm = manager("paths:\n  cam:\n    maxReaders: 1\n");
+        assert!(matches!(
+            pm.add_publisher(&access(Action::Publish, "other"), session()),
+            Err(PathError::NotConfigured(_))
+        ));
+        let ps = session();
+        let mut p = pm
+            .add_publisher(&access(Action::Publish, "cam"), ps.clone())
+            .unwrap();
+        p.start(tracks()).unwrap();
+        let _r = pm
+            .add_reader(&access(Action::Read, "cam"), session())
+            .unwrap();
+        assert!(matches!(
+            pm.add_reader(&access(Action::Read, "cam"), session()),
+            Err(PathError::TooManyReaders(_))
+        ));
+        let snap = pm.get("cam").unwrap();
+        assert!(snap.ready);
+        assert_eq!(snap.readers.len(), 1);
+        // Removing the path from the config disconnects its clients.
+        let (conf, _) = Conf::from_yaml("paths:\n  other:\n", "t.yml").unwrap();
+        pm.set_conf(Arc::new(conf));
+        assert!(ps.token.is_cancelled());
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_name("live/test"));
+        assert!(!valid_name("/x"));
+        assert!(!valid_name("a//b"));
+        assert!(!valid_name("a/../b"));
+        assert!(!valid_name("a b"));
+    }
+}

@@ -1,0 +1,381 @@
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::unit::{rescale, Track, Unit};
+
+/// Most units a GOP cache holds before it gives up on the current GOP (a stream with a
+/// very long keyframe interval then starts new readers at the next keyframe instead).
+const GOP_CACHE_MAX_UNITS: usize = 4096;
+const GOP_CACHE_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why a reader's queue ended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    Closed(String),
+}
+
+/// The tracks of a path, its GOP cache and its readers.
+///
+/// The publisher calls [`Stream::write`]; it never waits for a reader: each reader has a
+/// bounded queue, and a full queue drops the unit and makes that reader skip to the next
+/// keyframe, so no reader ever decodes a broken picture.
+#[derive(Debug)]
+pub struct Stream {
+    tracks: Mutex<Arc<Vec<Track>>>,
+    tracks_version: AtomicU64,
+    inner: Mutex<Inner>,
+    /// Largest DTS written so far, in microseconds (for publisher-reconnect continuity).
+    last_dts_us: AtomicI64,
+    /// Generation of the publisher allowed to write (see `Publisher`).
+    pub(crate) writer_gen: AtomicU64,
+    pub bytes_received: AtomicU64,
+    pub bytes_sent: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    gop: Vec<Arc<Unit>>,
+    gop_bytes: usize,
+    video_track: Option<usize>,
+    readers: Vec<Arc<ReaderQueue>>,
+    closed: Option<String>,
+}
+
+fn first_video(tracks: &[Track]) -> Option<usize> {
+    tracks.iter().position(|t| t.codec.is_video())
+}
+
+impl Stream {
+    pub fn new(tracks: Vec<Track>) -> Stream {
+        let video_track = first_video(&tracks);
+        Stream {
+            tracks: Mutex::new(Arc::new(tracks)),
+            tracks_version: AtomicU64::new(0),
+            inner: Mutex::new(Inner {
+                video_track,
+                ..Inner::default()
+            }),
+            last_dts_us: AtomicI64::new(i64::MIN),
+            writer_gen: AtomicU64::new(0),
+            bytes_received: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+        }
+    }
+
+    pub fn tracks(&self) -> Arc<Vec<Track>> {
+        self.tracks.lock().clone()
+    }
+
+    /// Bumped whenever a track's configuration changes; readers re-send codec headers.
+    pub fn tracks_version(&self) -> u64 {
+        self.tracks_version.load(Ordering::Acquire)
+    }
+
+    /// Replaces track configurations (same codecs: a new SPS, a reconnected publisher).
+    pub fn update_tracks(&self, tracks: Vec<Track>) {
+        let mut cur = self.tracks.lock();
+        if **cur != tracks {
+            *cur = Arc::new(tracks);
+            self.tracks_version.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    pub fn last_dts_us(&self) -> Option<i64> {
+        match self.last_dts_us.load(Ordering::Acquire) {
+            i64::MIN => None,
+            v => Some(v),
+        }
+    }
+
+    /// Fans a unit out to every reader. Never blocks on a reader.
+    pub fn write(&self, unit: Unit) {
+        let clock = self
+            .tracks
+            .lock()
+            .get(unit.track)
+            .map(|t| t.clock_rate)
+            .unwrap_or(1000);
+        self.last_dts_us
+            .fetch_max(rescale(unit.dts, clock, 1_000_000), Ordering::AcqRel);
+        self.bytes_received
+            .fetch_add(unit.data.len() as u64, Ordering::Relaxed);
+        let unit = Arc::new(unit);
+        let mut inner = self.inner.lock();
+        if inner.closed.is_some() {
+            return;
+        }
+        let resync_point = match inner.video_track {
+            Some(v) => unit.track == v && unit.key,
+            None => true,
+        };
+        if inner.video_track.is_some() {
+            if resync_point {
+                inner.gop.clear();
+                inner.gop_bytes = 0;
+            }
+            if !inner.gop.is_empty() || resync_point {
+                if inner.gop.len() >= GOP_CACHE_MAX_UNITS || inner.gop_bytes >= GOP_CACHE_MAX_BYTES
+                {
+                    inner.gop.clear();
+                    inner.gop_bytes = 0;
+                } else {
+                    inner.gop_bytes += unit.data.len();
+                    inner.gop.push(unit.clone());
+                }
+            }
+        }
+        for r in &inner.readers {
+            r.push(&unit, resync_point);
+        }
+    }
+
+    /// Adds a reader whose queue holds at most `capacity` units; it starts with the GOP
+    /// cache, so its first unit is a keyframe when the stream has video.
+    pub fn add_reader(&self, id: u64, capacity: usize) -> Result<Arc<ReaderQueue>, ReadError> {
+        let mut inner = self.inner.lock();
+        if let Some(reason) = &inner.closed {
+            return Err(ReadError::Closed(reason.clone()));
+        }
+        let q = Arc::new(ReaderQueue::new(id, capacity.max(1)));
+        {
+            let mut s = q.state.lock();
+            s.items.extend(inner.gop.iter().cloned());
+            // With video but no keyframe cached yet, wait for the first one.
+            s.resync = inner.video_track.is_some() && inner.gop.is_empty();
+        }
+        inner.readers.push(q.clone());
+        Ok(q)
+    }
+
+    pub fn remove_reader(&self, id: u64) {
+        self.inner.lock().readers.retain(|r| r.id != id);
+    }
+
+    pub fn reader_count(&self) -> usize {
+        self.inner.lock().readers.len()
+    }
+
+    /// Closes the stream: every reader's queue ends with `reason`.
+    pub fn close(&self, reason: &str) {
+        let readers = {
+            let mut inner = self.inner.lock();
+            if inner.closed.is_none() {
+                inner.closed = Some(reason.to_string());
+            }
+            inner.gop.clear();
+            std::mem::take(&mut inner.readers)
+        };
+        for r in readers {
+            r.close(reason);
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    items: VecDeque<Arc<Unit>>,
+    resync: bool,
+    closed: Option<String>,
+}
+
+/// A reader's bounded queue.
+#[derive(Debug)]
+pub struct ReaderQueue {
+    pub id: u64,
+    capacity: usize,
+    state: Mutex<QueueState>,
+    notify: Notify,
+    dropped: AtomicU64,
+}
+
+impl ReaderQueue {
+    fn new(id: u64, capacity: usize) -> ReaderQueue {
+        ReaderQueue {
+            id,
+            capacity,
+            state: Mutex::new(QueueState::default()),
+            notify: Notify::new(),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    fn push(&self, unit: &Arc<Unit>, resync_point: bool) {
+        let mut s = self.state.lock();
+        if s.closed.is_some() {
+            return;
+        }
+        if s.resync && !resync_point {
+            return;
+        }
+        if s.items.len() >= self.capacity {
+            s.resync = true;
+            drop(s);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        s.resync = false;
+        s.items.push_back(unit.clone());
+        drop(s);
+        self.notify.notify_one();
+    }
+
+    pub fn close(&self, reason: &str) {
+        let mut s = self.state.lock();
+        if s.closed.is_none() {
+            s.closed = Some(reason.to_string());
+        }
+        drop(s);
+        self.notify.notify_one();
+    }
+
+    /// Units dropped so far because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Takes every queued unit into `out` without waiting. Returns the close reason once
+    /// the queue is empty and closed.
+    pub fn try_recv(&self, out: &mut Vec<Arc<Unit>>) -> Result<usize, ReadError> {
+        let mut s = self.state.lock();
+        let n = s.items.len();
+        if n > 0 {
+            out.extend(s.items.drain(..));
+            return Ok(n);
+        }
+        match &s.closed {
+            Some(r) => Err(ReadError::Closed(r.clone())),
+            None => Ok(0),
+        }
+    }
+
+    /// Waits for at least one unit and takes every queued unit into `out`.
+    pub async fn recv(&self, out: &mut Vec<Arc<Unit>>) -> Result<usize, ReadError> {
+        loop {
+            let n = self.try_recv(out)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unit::Codec;
+    use bytes::Bytes;
+
+    pub(crate) fn av_tracks() -> Vec<Track> {
+        vec![
+            Track {
+                codec: Codec::H264,
+                clock_rate: 90000,
+                config: Bytes::new(),
+                sample_rate: 0,
+                channels: 0,
+            },
+            Track {
+                codec: Codec::Aac,
+                clock_rate: 48000,
+                config: Bytes::new(),
+                sample_rate: 48000,
+                channels: 2,
+            },
+        ]
+    }
+
+    fn v(dts: i64, key: bool) -> Unit {
+        Unit::new(0, dts, dts, key, Bytes::from_static(b"v"))
+    }
+    fn a(dts: i64) -> Unit {
+        Unit::new(1, dts, dts, true, Bytes::from_static(b"a"))
+    }
+
+    #[test]
+    fn new_reader_starts_at_cached_keyframe() {
+        let s = Stream::new(av_tracks());
+        s.write(v(0, false)); // before any keyframe: not cached
+        s.write(v(3000, true));
+        s.write(a(1600));
+        s.write(v(6000, false));
+        let q = s.add_reader(1, 16).unwrap();
+        let mut out = vec![];
+        q.try_recv(&mut out).unwrap();
+        let dts: Vec<_> = out.iter().map(|u| (u.track, u.dts)).collect();
+        assert_eq!(dts, vec![(0, 3000), (1, 1600), (0, 6000)]);
+        assert!(out[0].key);
+    }
+
+    #[test]
+    fn reader_without_cached_keyframe_waits_for_one() {
+        let s = Stream::new(av_tracks());
+        let q = s.add_reader(1, 16).unwrap();
+        s.write(v(0, false));
+        s.write(a(0));
+        s.write(v(3000, true));
+        let mut out = vec![];
+        q.try_recv(&mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        assert!(out[0].key);
+    }
+
+    #[test]
+    fn slow_reader_drops_then_resyncs_at_keyframe() {
+        let s = Stream::new(av_tracks());
+        s.write(v(0, true));
+        let q = s.add_reader(1, 3).unwrap();
+        // Queue: [k0]; fill to 3, then overflow.
+        s.write(v(1, false));
+        s.write(v(2, false));
+        s.write(v(3, false)); // dropped: full
+        let mut out = vec![];
+        q.try_recv(&mut out).unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(q.dropped(), 1);
+        // Not a keyframe: still skipped although there is room now.
+        s.write(v(4, false));
+        s.write(a(4));
+        out.clear();
+        assert_eq!(q.try_recv(&mut out).unwrap(), 0);
+        s.write(v(5, true));
+        s.write(v(6, false));
+        q.try_recv(&mut out).unwrap();
+        let dts: Vec<_> = out.iter().map(|u| u.dts).collect();
+        assert_eq!(dts, vec![5, 6]);
+        assert!(out[0].key);
+    }
+
+    #[test]
+    fn close_ends_readers_after_draining() {
+        let s = Stream::new(av_tracks());
+        s.write(v(0, true));
+        let q = s.add_reader(1, 8).unwrap();
+        s.close("publisher left");
+        let mut out = vec![];
+        assert_eq!(q.try_recv(&mut out).unwrap(), 1);
+        assert_eq!(
+            q.try_recv(&mut out),
+            Err(ReadError::Closed("publisher left".into()))
+        );
+        assert!(s.add_reader(2, 8).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn recv_wakes_on_write() {
+        let s = Arc::new(Stream::new(av_tracks()));
+        let q = s.add_reader(1, 8).unwrap();
+        let s2 = s.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            s2.write(v(0, true));
+        });
+        let mut out = vec![];
+        assert_eq!(q.recv(&mut out).await.unwrap(), 1);
+    }
+}

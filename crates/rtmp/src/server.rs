@@ -1,0 +1,503 @@
+//! RTMP/RTMPS server: the tokio driver around [`ServerSession`].
+//!
+//! One task per connection: read -> session -> events -> path registry; for players, one
+//! vectored write per wake-up carrying every queued unit, from buffers shared by all
+//! readers of the path.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use ferrocast_core::conns::{ConnGuard, ConnInfo, ConnRegistry, ConnState};
+use ferrocast_core::{
+    Access, Action, CancellationToken, PathError, PathManager, Publisher, Reader, SessionRef,
+    Track, Unit,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{info, warn};
+
+use crate::egress;
+use crate::ingest::{Ingest, IngestEvent};
+use crate::io::write_all_vectored;
+use crate::session::{ServerEvent, ServerSession};
+
+/// Settings of one listener.
+#[derive(Clone)]
+pub struct ServerConfig {
+    pub paths: Arc<PathManager>,
+    pub conns: Arc<ConnRegistry>,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub read_timeout: Duration,
+    pub write_timeout: Duration,
+    /// "rtmp" or "rtmps", for logs.
+    pub scheme: &'static str,
+}
+
+/// Accepts connections until `shutdown` is cancelled.
+pub async fn serve(listener: TcpListener, cfg: ServerConfig, shutdown: CancellationToken) {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let (sock, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => { backoff = Duration::from_millis(5); x }
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    warn!("{}: accept failed: {e}; retrying in {backoff:?}", cfg.scheme);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => return,
+        };
+        let cfg = cfg.clone();
+        let token = shutdown.child_token();
+        tokio::spawn(async move {
+            let _ = sock.set_nodelay(true);
+            match cfg.tls.clone() {
+                Some(acceptor) => {
+                    let hs = tokio::time::timeout(cfg.read_timeout, acceptor.accept(sock)).await;
+                    match hs {
+                        Ok(Ok(tls)) => run_conn(tls, peer, cfg, token).await,
+                        Ok(Err(e)) => {
+                            info!("{} conn {peer}: TLS handshake failed: {e}", cfg.scheme)
+                        }
+                        Err(_) => info!("{} conn {peer}: TLS handshake timed out", cfg.scheme),
+                    }
+                }
+                None => run_conn::<TcpStream>(sock, peer, cfg, token).await,
+            }
+        });
+    }
+}
+
+enum Role {
+    Idle,
+    Publishing {
+        publisher: Publisher,
+        ingest: Ingest,
+    },
+    Playing {
+        reader: Reader,
+        stream_id: u32,
+        tracks: Arc<Vec<Track>>,
+        tracks_version: u64,
+        headers_sent: bool,
+        dropped_reported: u64,
+        last_drop_log: Instant,
+        drops_since_log: u64,
+    },
+}
+
+struct Conn<S> {
+    io: S,
+    session: ServerSession,
+    cfg: ServerConfig,
+    guard: ConnGuard,
+    peer: SocketAddr,
+    app: String,
+    role: Role,
+    out: Vec<Bytes>,
+}
+
+async fn run_conn<S: AsyncRead + AsyncWrite + Unpin>(
+    io: S,
+    peer: SocketAddr,
+    cfg: ServerConfig,
+    token: CancellationToken,
+) {
+    let info = Arc::new(ConnInfo::new(peer, token.clone()));
+    let guard = cfg.conns.add(info.clone());
+    let scheme = cfg.scheme;
+    info!("{scheme} conn {peer} [{}]: opened", info.id);
+    let mut conn = Conn {
+        io,
+        session: ServerSession::new(),
+        cfg,
+        guard,
+        peer,
+        app: String::new(),
+        role: Role::Idle,
+        out: Vec::new(),
+    };
+    let reason = conn.run(&token).await;
+    let path = info.details.lock().path.clone();
+    info!(
+        "{scheme} conn {peer} [{}]: closed{}: {reason}",
+        info.id,
+        if path.is_empty() {
+            String::new()
+        } else {
+            format!(" (path '{path}')")
+        }
+    );
+}
+
+enum Wake {
+    Read(std::io::Result<usize>),
+    Units(Result<usize, ferrocast_core::ReadError>),
+    Kicked,
+    ReadTimeout,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    async fn run(&mut self, token: &CancellationToken) -> String {
+        let mut buf = vec![0u8; 4096];
+        let mut batch: Vec<Arc<Unit>> = Vec::new();
+        loop {
+            let wake = match &self.role {
+                Role::Playing { reader, .. } => {
+                    let queue = reader.queue().clone();
+                    tokio::select! {
+                        r = self.io.read(&mut buf) => Wake::Read(r),
+                        r = queue.recv(&mut batch) => Wake::Units(r),
+                        _ = token.cancelled() => Wake::Kicked,
+                    }
+                }
+                _ => {
+                    let timeout = self.cfg.read_timeout;
+                    tokio::select! {
+                        r = tokio::time::timeout(timeout, self.io.read(&mut buf)) => match r {
+                            Ok(r) => Wake::Read(r),
+                            Err(_) => Wake::ReadTimeout,
+                        },
+                        _ = token.cancelled() => Wake::Kicked,
+                    }
+                }
+            };
+            let result = match wake {
+                Wake::Read(Ok(0)) => return "the peer closed the connection".into(),
+                Wake::Read(Err(e)) => return format!("read error: {e}"),
+                Wake::Read(Ok(n)) => {
+                    self.guard
+                        .info
+                        .bytes_received
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    if matches!(self.role, Role::Publishing { .. }) && buf.len() < 65536 {
+                        buf.resize(65536, 0); // publishers send a lot: read more at once
+                    }
+                    let data = &buf[..n];
+                    self.on_input_owned(data.to_vec())
+                }
+                Wake::Units(Ok(_)) => {
+                    self.on_units(&mut batch);
+                    Ok(())
+                }
+                Wake::Units(Err(ferrocast_core::ReadError::Closed(reason))) => {
+                    if let Role::Playing { stream_id, .. } = self.role {
+                        self.session.send_unpublished(stream_id);
+                        let _ = self.flush().await;
+                    }
+                    return reason;
+                }
+                Wake::Kicked => return "closed by the server (kicked, path removed or replaced, or shutting down)".into(),
+                Wake::ReadTimeout => {
+                    return format!("no data for {:?} (readTimeout)", self.cfg.read_timeout)
+                }
+            };
+            if let Err(reason) = result {
+                let _ = self.flush().await;
+                return reason;
+            }
+            if let Err(e) = self.flush().await {
+                return e;
+            }
+        }
+    }
+
+    fn on_input_owned(&mut self, data: Vec<u8>) -> Result<(), String> {
+        let events = self
+            .session
+            .handle_input(&data)
+            .map_err(|e| format!("protocol error: {e}"))?;
+        for ev in events {
+            self.on_event(ev)?;
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, ev: ServerEvent) -> Result<(), String> {
+        match ev {
+            ServerEvent::Connect { app, flash_ver, .. } => {
+                self.app = app;
+                self.guard.info.details.lock().user_agent = flash_ver;
+            }
+            ServerEvent::Publish { stream_id, name } => {
+                self.start(Action::Publish, stream_id, &name)?
+            }
+            ServerEvent::Play { stream_id, name } => self.start(Action::Read, stream_id, &name)?,
+            ServerEvent::Unpublish => {
+                if matches!(self.role, Role::Publishing { .. }) {
+                    return Err("the publisher stopped publishing".into());
+                }
+            }
+            ServerEvent::Media(m) => {
+                let Role::Publishing { publisher, ingest } = &mut self.role else {
+                    return Ok(()); // media from a player: ignore
+                };
+                let events = ingest.push(m).map_err(|e| format!("invalid media: {e}"))?;
+                for ev in events {
+                    match ev {
+                        IngestEvent::Ready(tracks) => {
+                            let codecs: Vec<_> =
+                                tracks.iter().map(|t| t.codec.api_name()).collect();
+                            publisher
+                                .start(tracks)
+                                .map_err(|e| format!("cannot start the stream: {e}"))?;
+                            info!(
+                                "{} conn {} [{}]: is publishing to path '{}', {} track(s) ({})",
+                                self.cfg.scheme,
+                                self.peer,
+                                self.guard.info.id,
+                                publisher.path_name(),
+                                codecs.len(),
+                                codecs.join(", ")
+                            );
+                        }
+                        IngestEvent::TracksChanged(tracks) => {
+                            if let Some(s) = publisher.stream() {
+                                s.update_tracks(tracks);
+                            }
+                        }
+                        IngestEvent::Unit(u) => publisher.write(u),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, action: Action, stream_id: u32, name: &str) -> Result<(), String> {
+        if !matches!(self.role, Role::Idle) {
+            return Err("a second publish/play on one connection is not supported".into());
+        }
+        let (path, query) = path_and_query(&self.app, name);
+        let q = parse_query(&query);
+        let get = |k: &str| {
+            q.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let access = Access {
+            action,
+            path: path.clone(),
+            query: query.clone(),
+            user: get("user"),
+            pass: get("pass"),
+            ip: self.peer.ip(),
+        };
+        {
+            let mut d = self.guard.info.details.lock();
+            d.path = path.clone();
+            d.query = query;
+            d.user = access.user.clone();
+        }
+        let session_ref = SessionRef {
+            kind: if self.cfg.tls.is_some() {
+                "rtmpsConn"
+            } else {
+                "rtmpConn"
+            },
+            id: self.guard.info.id,
+            token: self.guard.info.token.clone(),
+        };
+        match action {
+            Action::Publish => match self.cfg.paths.add_publisher(&access, session_ref) {
+                Ok(publisher) => {
+                    self.session.accept_publish(stream_id, name);
+                    self.guard.info.details.lock().state = ConnState::Publish;
+                    self.role = Role::Publishing {
+                        publisher,
+                        ingest: Ingest::new(),
+                    };
+                    Ok(())
+                }
+                Err(e) => {
+                    let code = match e {
+                        PathError::Auth { .. } => "NetStream.Publish.Unauthorized",
+                        PathError::AlreadyPublishing(_) => "NetStream.Publish.BadName",
+                        _ => "NetStream.Publish.Rejected",
+                    };
+                    self.session.reject(stream_id, code, &e.to_string());
+                    Err(format!("publish refused: {e}"))
+                }
+            },
+            Action::Read => match self.cfg.paths.add_reader(&access, session_ref) {
+                Ok(reader) => {
+                    self.session.accept_play(stream_id, name);
+                    self.guard.info.details.lock().state = ConnState::Read;
+                    info!(
+                        "{} conn {} [{}]: is reading from path '{}'",
+                        self.cfg.scheme, self.peer, self.guard.info.id, path
+                    );
+                    let tracks = reader.stream().tracks();
+                    let tracks_version = reader.stream().tracks_version();
+                    self.role = Role::Playing {
+                        reader,
+                        stream_id,
+                        tracks,
+                        tracks_version,
+                        headers_sent: false,
+                        dropped_reported: 0,
+                        last_drop_log: Instant::now(),
+                        drops_since_log: 0,
+                    };
+                    Ok(())
+                }
+                Err(e) => {
+                    let code = match e {
+                        PathError::Auth { .. } => "NetStream.Play.Unauthorized",
+                        _ => "NetStream.Play.StreamNotFound",
+                    };
+                    self.session.reject(stream_id, code, &e.to_string());
+                    Err(format!("play refused: {e}"))
+                }
+            },
+        }
+    }
+
+    fn on_units(&mut self, batch: &mut Vec<Arc<Unit>>) {
+        let Role::Playing {
+            reader,
+            stream_id,
+            tracks,
+            tracks_version,
+            headers_sent,
+            dropped_reported,
+            last_drop_log,
+            drops_since_log,
+        } = &mut self.role
+        else {
+            batch.clear();
+            return;
+        };
+        let stream = reader.stream();
+        let v = stream.tracks_version();
+        if v != *tracks_version {
+            *tracks = stream.tracks();
+            *tracks_version = v;
+            *headers_sent = false;
+        }
+        let mut bytes = 0u64;
+        for unit in batch.drain(..) {
+            let Some(track) = tracks.get(unit.track) else {
+                continue;
+            };
+            if !egress::supported(track) {
+                continue;
+            }
+            if !*headers_sent {
+                let mut h = BytesMut::new();
+                egress::headers(&mut h, tracks, *stream_id, egress::unit_ms(&unit, track));
+                bytes += h.len() as u64;
+                self.out.push(h.freeze());
+                *headers_sent = true;
+            }
+            let b = egress::unit_bytes(&unit, track, *stream_id);
+            bytes += b.len() as u64;
+            self.out.push(b);
+        }
+        stream.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
+        // Drops: counted in the API, one aggregated warning per second at most.
+        let dropped = reader.queue().dropped();
+        if dropped > *dropped_reported {
+            *drops_since_log += dropped - *dropped_reported;
+            self.guard
+                .info
+                .frames_discarded
+                .store(dropped, Ordering::Relaxed);
+            *dropped_reported = dropped;
+        }
+        if *drops_since_log > 0 && last_drop_log.elapsed() >= Duration::from_secs(1) {
+            warn!(
+                "{} conn {} [{}]: reader too slow for path '{}': {} units dropped since last report; it resumes at the next keyframe",
+                self.cfg.scheme,
+                self.peer,
+                self.guard.info.id,
+                reader.path_name(),
+                drops_since_log
+            );
+            *drops_since_log = 0;
+            *last_drop_log = Instant::now();
+        }
+    }
+
+    /// Writes session output and queued media in one vectored write.
+    async fn flush(&mut self) -> Result<(), String> {
+        if let Some(b) = self.session.take_output() {
+            self.out.insert(0, b);
+        }
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let timeout = self.cfg.write_timeout;
+        match tokio::time::timeout(timeout, write_all_vectored(&mut self.io, &mut self.out)).await {
+            Ok(Ok(n)) => {
+                self.guard
+                    .info
+                    .bytes_sent
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(format!("write error: {e}")),
+            Err(_) => Err(format!(
+                "the reader did not take data for {timeout:?} (writeTimeout)"
+            )),
+        }
+    }
+}
+
+/// Path and query of an RTMP URL as clients split it: `rtmp://host/APP/NAME?query`.
+/// The app may carry the query too (some clients put it in tcUrl), and may itself contain
+/// slashes (`rtmp://host/a/b/c` is app "a/b", name "c" for ffmpeg).
+pub fn path_and_query(app: &str, name: &str) -> (String, String) {
+    let (app_path, app_q) = app.split_once('?').unwrap_or((app, ""));
+    let (name_path, name_q) = name.split_once('?').unwrap_or((name, ""));
+    let path = [app_path, name_path]
+        .iter()
+        .map(|s| s.trim_matches('/'))
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("/");
+    let query = [app_q, name_q]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("&");
+    (path, query)
+}
+
+/// Splits `a=1&b=2` into pairs, percent-decoding values.
+pub fn parse_query(q: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            path_and_query("live", "test"),
+            ("live/test".into(), "".into())
+        );
+        assert_eq!(path_and_query("", "test"), ("test".into(), "".into()));
+        assert_eq!(
+            path_and_query("live", "test?user=a&pass=b"),
+            ("live/test".into(), "user=a&pass=b".into())
+        );
+        assert_eq!(
+            path_and_query("live?user=a", "cam"),
+            ("live/cam".into(), "user=a".into())
+        );
+        assert_eq!(path_and_query("a/b", "c"), ("a/b/c".into(), "".into()));
+    }
+}
