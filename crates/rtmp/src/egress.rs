@@ -40,7 +40,7 @@ fn ms(v: i64, clock: u32) -> u32 {
     rescale(v, clock, 1000) as u32
 }
 
-/// onMetaData and sequence headers for `tracks`, stamped `ts` ms.
+/// onMetaData and sequence headers for `tracks`; sequence headers are stamped `ts` ms.
 pub fn headers(out: &mut BytesMut, tracks: &[Track], stream_id: u32, ts: u32) {
     let mut meta = vec![("duration".to_string(), Amf0::Number(0.0))];
     for t in tracks {
@@ -63,11 +63,12 @@ pub fn headers(out: &mut BytesMut, tracks: &[Track], stream_id: u32, ts: u32) {
             meta.push(("stereo".into(), Amf0::Boolean(t.channels >= 2)));
         }
     }
+    // Timestamp 0: ffmpeg turns script data with another timestamp into a data stream.
     let p = amf0::encode_all(&[Amf0::str("onMetaData"), Amf0::EcmaArray(meta)]);
     chunk::encode(
         out,
         CSID_DATA,
-        ts,
+        0,
         MSG_DATA_AMF0,
         stream_id,
         &p,

@@ -351,14 +351,15 @@ impl ServerSession {
             }
             "releaseStream" | "FCPublish" | "FCSubscribe" | "getStreamLength" => {
                 if tid != 0.0 {
+                    // getStreamLength: a live stream has no length (ffmpeg wants a number).
+                    let value = if name == "getStreamLength" {
+                        Amf0::Number(0.0)
+                    } else {
+                        Amf0::Undefined
+                    };
                     self.conn.send_command(
                         0,
-                        &[
-                            Amf0::str("_result"),
-                            Amf0::Number(tid),
-                            Amf0::Null,
-                            Amf0::Undefined,
-                        ],
+                        &[Amf0::str("_result"), Amf0::Number(tid), Amf0::Null, value],
                     );
                 }
             }
@@ -420,11 +421,6 @@ impl ServerSession {
             Amf0::str("|RtmpSampleAccess"),
             Amf0::Boolean(true),
             Amf0::Boolean(true),
-        ]);
-        self.conn.send(CSID_DATA, MSG_DATA_AMF0, stream_id, &p);
-        let p = amf0::encode_all(&[
-            Amf0::str("onStatus"),
-            Amf0::obj(&[("code", Amf0::str("NetStream.Data.Start"))]),
         ]);
         self.conn.send(CSID_DATA, MSG_DATA_AMF0, stream_id, &p);
     }
