@@ -205,11 +205,11 @@ async fn reader(args: Arc<Args>, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
         let key = m.payload[0] >> 4 == 1 && (m.payload[0] & 0x80 != 0 || m.payload[1] == 1);
         if !got_key && key {
             got_key = true;
-            shared
-                .ttfk_ms
-                .lock()
-                .unwrap()
-                .push(t0.elapsed().as_secs_f64() * 1000.0);
+            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+            if std::env::var_os("BENCH_DEBUG").is_some() {
+                eprintln!("first keyframe after {ms:.0} ms");
+            }
+            shared.ttfk_ms.lock().unwrap().push(ms);
         }
         if shared.measuring.load(Ordering::Relaxed) {
             if let Some(sent) = shared.sent.lock().unwrap().get(&fingerprint(&m.payload)) {

@@ -2,8 +2,11 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use std::future::poll_fn;
+use std::task::{Context, Poll};
+
+use atomic_waker::AtomicWaker;
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 use crate::unit::{rescale, Track, Unit};
 
@@ -189,7 +192,10 @@ pub struct ReaderQueue {
     pub id: u64,
     capacity: usize,
     state: Mutex<QueueState>,
-    notify: Notify,
+    /// The reader task's waker. Woken only when a unit lands in an empty queue: a reader
+    /// that has not drained yet has been woken already, so fan-out costs one wake per
+    /// reader per drain, not per unit.
+    waker: AtomicWaker,
     dropped: AtomicU64,
 }
 
@@ -199,7 +205,7 @@ impl ReaderQueue {
             id,
             capacity,
             state: Mutex::new(QueueState::default()),
-            notify: Notify::new(),
+            waker: AtomicWaker::new(),
             dropped: AtomicU64::new(0),
         }
     }
@@ -219,9 +225,12 @@ impl ReaderQueue {
             return;
         }
         s.resync = false;
+        let was_empty = s.items.is_empty();
         s.items.push_back(unit.clone());
         drop(s);
-        self.notify.notify_one();
+        if was_empty {
+            self.waker.wake();
+        }
     }
 
     pub fn close(&self, reason: &str) {
@@ -230,7 +239,7 @@ impl ReaderQueue {
             s.closed = Some(reason.to_string());
         }
         drop(s);
-        self.notify.notify_one();
+        self.waker.wake();
     }
 
     /// Units dropped so far because the queue was full.
@@ -253,15 +262,23 @@ impl ReaderQueue {
         }
     }
 
+    /// Takes every queued unit into `out`, or registers the task to be woken.
+    pub fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<Arc<Unit>>,
+    ) -> Poll<Result<usize, ReadError>> {
+        // Register before looking, so a unit pushed in between is not missed.
+        self.waker.register(cx.waker());
+        match self.try_recv(out) {
+            Ok(0) => Poll::Pending,
+            r => Poll::Ready(r),
+        }
+    }
+
     /// Waits for at least one unit and takes every queued unit into `out`.
     pub async fn recv(&self, out: &mut Vec<Arc<Unit>>) -> Result<usize, ReadError> {
-        loop {
-            let n = self.try_recv(out)?;
-            if n > 0 {
-                return Ok(n);
-            }
-            self.notify.notified().await;
-        }
+        poll_fn(|cx| self.poll_recv(cx, out)).await
     }
 }
 

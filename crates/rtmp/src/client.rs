@@ -136,9 +136,11 @@ impl Client {
         };
         c.flush().await?;
         loop {
+            let mut started = false;
+            // Media can follow the start status in the same read: keep all of it.
             for ev in c.read_events().await? {
                 match ev {
-                    ClientEvent::Started { .. } => return Ok(c),
+                    ClientEvent::Started { .. } => started = true,
                     ClientEvent::Status {
                         level,
                         code,
@@ -149,6 +151,9 @@ impl Client {
                     ClientEvent::Media(m) => c.pending.push_back(m),
                     ClientEvent::Status { .. } => {}
                 }
+            }
+            if started {
+                return Ok(c);
             }
         }
     }

@@ -6,7 +6,9 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -147,24 +149,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     async fn run(&mut self, token: &CancellationToken) -> String {
         let mut buf = vec![0u8; 4096];
         let mut batch: Vec<Arc<Unit>> = Vec::new();
+        // Created once: registering a fresh waiter on every wake-up costs a lock each time.
+        let cancelled = token.cancelled();
+        tokio::pin!(cancelled);
         loop {
             let wake = match &self.role {
                 Role::Playing { reader, .. } => {
                     let queue = reader.queue().clone();
                     tokio::select! {
-                        r = self.io.read(&mut buf) => Wake::Read(r),
+                        biased;
+                        _ = &mut cancelled => Wake::Kicked,
                         r = queue.recv(&mut batch) => Wake::Units(r),
-                        _ = token.cancelled() => Wake::Kicked,
+                        r = self.io.read(&mut buf) => Wake::Read(r),
                     }
                 }
                 _ => {
                     let timeout = self.cfg.read_timeout;
                     tokio::select! {
+                        biased;
+                        _ = &mut cancelled => Wake::Kicked,
                         r = tokio::time::timeout(timeout, self.io.read(&mut buf)) => match r {
                             Ok(r) => Wake::Read(r),
                             Err(_) => Wake::ReadTimeout,
                         },
-                        _ = token.cancelled() => Wake::Kicked,
                     }
                 }
             };
@@ -429,13 +436,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// Writes session output and queued media in one vectored write.
     async fn flush(&mut self) -> Result<(), String> {
         if let Some(b) = self.session.take_output() {
+            // Session messages (status, acknowledgements) go before queued media.
             self.out.insert(0, b);
         }
         if self.out.is_empty() {
             return Ok(());
         }
         let timeout = self.cfg.write_timeout;
-        match tokio::time::timeout(timeout, write_all_vectored(&mut self.io, &mut self.out)).await {
+        let result = {
+            let mut write = std::pin::pin!(write_all_vectored(&mut self.io, &mut self.out));
+            // Most writes complete at once: arm the writeTimeout timer only when one waits.
+            match std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+                Poll::Ready(r) => Ok(r),
+                Poll::Pending => tokio::time::timeout(timeout, write).await,
+            }
+        };
+        match result {
             Ok(Ok(n)) => {
                 self.guard
                     .info
