@@ -680,7 +680,7 @@ mod tests {
 
     #[tokio::test]
     async fn second_publisher_refused_unless_override() {
-        let pm = manager(OPEN);
+        let pm = manager("paths:\n  all_others:\n    overridePublisher: no\n");
         let s1 = session();
         let _p = pm
             .add_publisher(&access(Action::Publish, "a"), s1.clone())

@@ -142,6 +142,10 @@ impl ChunkDecoder {
     fn next_chunk(&mut self) -> Result<Option<Option<Message>>, ChunkError> {
         let b = &self.buf[..];
         if b.is_empty() {
+            // Idle connections (players) should not keep a large input buffer around.
+            if self.buf.capacity() > 4096 {
+                self.buf = BytesMut::new();
+            }
             return Ok(None);
         }
         let fmt = b[0] >> 6;

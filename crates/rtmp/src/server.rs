@@ -17,7 +17,9 @@ use ferrocast_core::{
     Access, Action, CancellationToken, PathError, PathManager, Publisher, Reader, SessionRef,
     Track, Unit,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use std::pin::Pin;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
 
@@ -103,6 +105,8 @@ struct Conn<S> {
     app: String,
     role: Role,
     out: Vec<Bytes>,
+    /// The socket read and the kick token have wakers registered (see `run`).
+    others_armed: bool,
 }
 
 async fn run_conn<S: AsyncRead + AsyncWrite + Unpin>(
@@ -124,6 +128,7 @@ async fn run_conn<S: AsyncRead + AsyncWrite + Unpin>(
         app: String::new(),
         role: Role::Idle,
         out: Vec::new(),
+        others_armed: false,
     };
     let reason = conn.run(&token).await;
     let path = info.details.lock().path.clone();
@@ -147,7 +152,9 @@ enum Wake {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     async fn run(&mut self, token: &CancellationToken) -> String {
-        let mut buf = vec![0u8; 4096];
+        // Players send little (acknowledgements, pings): a small buffer keeps the memory
+        // per reader low; a publisher's grows on its first media read.
+        let mut buf = vec![0u8; 2048];
         let mut batch: Vec<Arc<Unit>> = Vec::new();
         // Created once: registering a fresh waiter on every wake-up costs a lock each time.
         let cancelled = token.cancelled();
@@ -155,13 +162,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         loop {
             let wake = match &self.role {
                 Role::Playing { reader, .. } => {
+                    // A player mostly waits for units. The socket and the kick token are
+                    // polled only when the task wakes with no unit to send: after they were
+                    // polled once, their registrations stay and wake this task, so
+                    // re-polling them on every unit (a lock each) would be wasted work.
                     let queue = reader.queue().clone();
-                    tokio::select! {
-                        biased;
-                        _ = &mut cancelled => Wake::Kicked,
-                        r = queue.recv(&mut batch) => Wake::Units(r),
-                        r = self.io.read(&mut buf) => Wake::Read(r),
-                    }
+                    let mut skip_others = self.others_armed;
+                    let armed = &mut self.others_armed;
+                    let io = &mut self.io;
+                    let mut cancelled = cancelled.as_mut();
+                    std::future::poll_fn(|cx| {
+                        if let Poll::Ready(r) = queue.poll_recv(cx, &mut batch) {
+                            return Poll::Ready(Wake::Units(r));
+                        }
+                        if std::mem::take(&mut skip_others) {
+                            return Poll::Pending;
+                        }
+                        *armed = false;
+                        if cancelled.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Wake::Kicked);
+                        }
+                        let mut rb = ReadBuf::new(&mut buf);
+                        match Pin::new(&mut *io).poll_read(cx, &mut rb) {
+                            Poll::Ready(Ok(())) => Poll::Ready(Wake::Read(Ok(rb.filled().len()))),
+                            Poll::Ready(Err(e)) => Poll::Ready(Wake::Read(Err(e))),
+                            Poll::Pending => {
+                                *armed = true;
+                                Poll::Pending
+                            }
+                        }
+                    })
+                    .await
                 }
                 _ => {
                     let timeout = self.cfg.read_timeout;
@@ -409,6 +440,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.out.push(b);
         }
         stream.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
+        // The first batch (the GOP cache) is large; don't keep its capacity per reader.
+        if batch.capacity() > 64 {
+            batch.shrink_to(16);
+        }
         // Drops: counted in the API, one aggregated warning per second at most.
         let dropped = reader.queue().dropped();
         if dropped > *dropped_reported {
@@ -451,6 +486,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Poll::Pending => tokio::time::timeout(timeout, write).await,
             }
         };
+        if self.out.capacity() > 64 {
+            self.out.shrink_to(16);
+        }
         match result {
             Ok(Ok(n)) => {
                 self.guard
