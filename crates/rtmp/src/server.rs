@@ -19,13 +19,13 @@ use ferrocast_core::{
 };
 use std::pin::Pin;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
 
 use crate::egress;
 use crate::ingest::{Ingest, IngestEvent};
-use crate::io::write_all_vectored;
+use crate::io::{write_all_vectored, SendVectored};
 use crate::session::{ServerEvent, ServerSession};
 
 /// Settings of one listener.
@@ -109,7 +109,7 @@ struct Conn<S> {
     others_armed: bool,
 }
 
-async fn run_conn<S: AsyncRead + AsyncWrite + Unpin>(
+async fn run_conn<S: AsyncRead + SendVectored>(
     io: S,
     peer: SocketAddr,
     cfg: ServerConfig,
@@ -150,7 +150,7 @@ enum Wake {
     ReadTimeout,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+impl<S: AsyncRead + SendVectored> Conn<S> {
     async fn run(&mut self, token: &CancellationToken) -> String {
         // Players send little (acknowledgements, pings): a small buffer keeps the memory
         // per reader low; a publisher's grows on its first media read.
