@@ -268,9 +268,21 @@ impl<S: AsyncRead + SendVectored> Conn<S> {
             }
             ServerEvent::Play { stream_id, name } => self.start(Action::Read, stream_id, &name)?,
             ServerEvent::Unpublish => {
-                if matches!(self.role, Role::Publishing { .. }) {
-                    return Err("the publisher stopped publishing".into());
-                }
+                // The stream ends; the connection stays until the client closes it (some
+                // clients report an error when the server hangs up first).
+                let what = match self.role {
+                    Role::Publishing { .. } => "stopped publishing",
+                    Role::Playing { .. } => "stopped reading",
+                    Role::Idle => return Ok(()),
+                };
+                let path = self.guard.info.details.lock().path.clone();
+                info!(
+                    "{} conn {} [{}]: {what} (path '{path}')",
+                    self.cfg.scheme, self.peer, self.guard.info.id
+                );
+                self.role = Role::Idle;
+                self.others_armed = false;
+                self.guard.info.details.lock().state = ConnState::Idle;
             }
             ServerEvent::Media(m) => {
                 let Role::Publishing { publisher, ingest } = &mut self.role else {
