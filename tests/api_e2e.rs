@@ -20,7 +20,7 @@ fn ids(items: &[Value]) -> Vec<String> {
 fn paths_and_conns_reflect_publisher_and_readers_and_kick_works() {
     let server = Server::start("api-paths");
     let url = server.rtmp_url("live/test");
-    let _publisher = publish(&server.dir, "publisher", Source::Plain, &url);
+    let mut publisher = publish(&server.dir, "publisher", Source::Plain, &url);
     server.wait_ready("live/test", READY);
 
     let mut r1 = FfmpegReader::start(&server.dir, "reader1", &url, None);
@@ -53,7 +53,10 @@ fn paths_and_conns_reflect_publisher_and_readers_and_kick_works() {
     let publishers: Vec<&Value> = conns.iter().filter(|c| c["state"] == "publish").collect();
     assert_eq!(publishers.len(), 1, "{conns:?}");
     assert_eq!(publishers[0]["path"], "live/test");
-    assert_eq!(publishers[0]["id"], path["source"]["id"], "source id = publisher conn id");
+    assert_eq!(
+        publishers[0]["id"], path["source"]["id"],
+        "source id = publisher conn id"
+    );
     assert!(publishers[0]["bytesReceived"].as_u64().unwrap_or(0) > 0);
     let reading: Vec<Value> = conns
         .iter()
@@ -72,6 +75,9 @@ fn paths_and_conns_reflect_publisher_and_readers_and_kick_works() {
     let victim = reader_ids[0].clone();
     let get = server.get_json(&format!("/v3/rtmpconns/get/{victim}"));
     assert_eq!(get["state"], "read");
+    assert_eq!(get["path"], "live/test");
+    let victim_addr = get["remoteAddr"].as_str().unwrap_or_default().to_string();
+    assert!(victim_addr.starts_with("127.0.0.1:"), "{get}");
     let r = server.api("POST", &format!("/v3/rtmpconns/kick/{victim}"), None);
     assert_eq!(r.status, 200, "kick: {}", r.body);
     let ended = wait_for(Duration::from_secs(10), || {
@@ -81,13 +87,42 @@ fn paths_and_conns_reflect_publisher_and_readers_and_kick_works() {
     })
     .expect("no reader process ended after the kick");
     assert!(!(ended.0 && ended.1), "both readers ended after one kick");
-    let (gone, survivor) = if ended.0 { (&r1, &mut r2) } else { (&r2, &mut r1) };
+    let (gone, survivor) = if ended.0 {
+        (&r1, &mut r2)
+    } else {
+        (&r2, &mut r1)
+    };
     eprintln!("kicked {victim}: {} ended", gone.proc.name);
     let conns = server.rtmp_conns();
-    assert!(!ids(&conns).contains(&victim), "kicked conn still listed: {conns:?}");
+    assert!(
+        !ids(&conns).contains(&victim),
+        "kicked conn still listed: {conns:?}"
+    );
     server.wait_readers("live/test", 1, Duration::from_secs(5));
     let before = survivor.frames();
     survivor.wait_frames(before + 30, Duration::from_secs(10));
+    // One log line for the close, with the peer address, the path and the reason.
+    let line = server
+        .wait_log_line(
+            &[&victim_addr, "closed", "live/test"],
+            Duration::from_secs(5),
+        )
+        .unwrap_or_else(|| panic!("no close line for the kicked reader {victim_addr}"));
+    eprintln!("{line}");
+
+    // Kick the publisher too.
+    let publisher_id = publishers[0]["id"].as_str().unwrap().to_string();
+    let r = server.api("POST", &format!("/v3/rtmpconns/kick/{publisher_id}"), None);
+    assert_eq!(r.status, 200, "kick: {}", r.body);
+    assert!(
+        publisher.wait_timeout(Duration::from_secs(10)).is_some(),
+        "the kicked publisher is still running"
+    );
+    let conns = server.rtmp_conns();
+    assert!(
+        conns.iter().all(|c| c["state"] != "publish"),
+        "a publisher is still listed: {conns:?}"
+    );
 
     // Unknown ids.
     let r = server.api(
@@ -201,11 +236,27 @@ fn invalid_bodies_are_rejected_with_400() {
     let cases: &[(&str, &str, &str)] = &[
         ("PATCH", "/v3/config/global/patch", "{not json"),
         ("PATCH", "/v3/config/global/patch", r#"{"notAKey": 1}"#),
-        ("PATCH", "/v3/config/global/patch", r#"{"writeQueueSize": "many"}"#),
-        ("PATCH", "/v3/config/global/patch", r#"{"writeQueueSize": 1000}"#),
-        ("PATCH", "/v3/config/global/patch", r#"{"readTimeout": "soon"}"#),
+        (
+            "PATCH",
+            "/v3/config/global/patch",
+            r#"{"writeQueueSize": "many"}"#,
+        ),
+        (
+            "PATCH",
+            "/v3/config/global/patch",
+            r#"{"writeQueueSize": 1000}"#,
+        ),
+        (
+            "PATCH",
+            "/v3/config/global/patch",
+            r#"{"readTimeout": "soon"}"#,
+        ),
         ("POST", "/v3/config/paths/add/cam", "{not json"),
-        ("POST", "/v3/config/paths/add/cam", r#"{"sourcee": "publisher"}"#),
+        (
+            "POST",
+            "/v3/config/paths/add/cam",
+            r#"{"sourcee": "publisher"}"#,
+        ),
         ("POST", "/v3/config/paths/add/cam", r#"{"maxReaders": "x"}"#),
         ("PATCH", "/v3/config/pathdefaults/patch", "[1,2"),
     ];
@@ -227,23 +278,60 @@ fn global_config_patch_is_reflected() {
     let server = Server::start("api-global");
     let global = server.get_json("/v3/config/global/get");
     assert_eq!(global["writeQueueSize"], 512, "{global}");
-    assert_eq!(global["rtmpAddress"], format!("127.0.0.1:{}", server.rtmp_port));
+    assert_eq!(
+        global["rtmpAddress"],
+        format!("127.0.0.1:{}", server.rtmp_port)
+    );
     assert_eq!(global["api"], true);
+    let url = server.rtmp_url("live/test");
+    let mut publisher = publish(&server.dir, "publisher", Source::Plain, &url);
+    server.wait_ready("live/test", READY);
 
     let r = server.api(
         "PATCH",
         "/v3/config/global/patch",
-        Some(r#"{"writeQueueSize": 1024, "readTimeout": "15s"}"#),
+        Some(r#"{"writeQueueSize": 1024, "logLevel": "debug"}"#),
     );
     assert_eq!(r.status, 200, "{}", r.body);
     let global = server.get_json("/v3/config/global/get");
     assert_eq!(global["writeQueueSize"], 1024, "{global}");
-    assert_eq!(global["readTimeout"], "15s", "{global}");
+    assert_eq!(global["logLevel"], "debug", "{global}");
     // Untouched keys keep their value.
-    assert_eq!(global["rtmpAddress"], format!("127.0.0.1:{}", server.rtmp_port));
+    assert_eq!(
+        global["rtmpAddress"],
+        format!("127.0.0.1:{}", server.rtmp_port)
+    );
+    assert_eq!(global["readTimeout"], "10s", "{global}");
 
-    // The server keeps serving RTMP after the change.
+    // Neither key needs the RTMP listener to restart: the publisher is still there, and
+    // new readers work.
+    assert!(
+        publisher.is_alive(),
+        "the publisher was disconnected by the patch"
+    );
+    assert_h264_aac(&probe(&url, 2), 30, 45);
+}
+
+#[test]
+fn rtmp_listener_survives_patches_that_restart_it() {
+    // readTimeout belongs to the RTMP listener's settings: each change restarts it on the
+    // same address. Every patch must succeed and leave RTMP serving.
+    let server = Server::start("api-restart");
     let url = server.rtmp_url("live/test");
+    for (i, timeout) in ["11s", "12s", "13s", "14s", "15s"].iter().enumerate() {
+        let body = format!(r#"{{"readTimeout": "{timeout}"}}"#);
+        let r = server.api("PATCH", "/v3/config/global/patch", Some(&body));
+        assert_eq!(r.status, 200, "patch #{i} ({body}): {}", r.body);
+        let global = server.get_json("/v3/config/global/get");
+        assert_eq!(global["readTimeout"], *timeout, "{global}");
+        let up = wait_for(Duration::from_secs(5), || {
+            std::net::TcpStream::connect(("127.0.0.1", server.rtmp_port)).ok()
+        });
+        assert!(
+            up.is_some(),
+            "the RTMP port is closed after patch #{i} ({body})"
+        );
+    }
     let _publisher = publish(&server.dir, "publisher", Source::Plain, &url);
     server.wait_ready("live/test", READY);
     assert_h264_aac(&probe(&url, 2), 30, 45);

@@ -87,13 +87,55 @@ fn publish_and_read_need_credentials() {
     assert_h264_aac(&streams, 30, 45);
 }
 
+const AUTH_API: &str = "\
+authInternalUsers:
+- user: admin
+  pass: adminpass
+  ips: []
+  permissions:
+  - action: api
+- user: any
+  pass:
+  ips: []
+  permissions:
+  - action: publish
+  - action: read
+";
+
 #[test]
-fn api_needs_credentials_from_other_users() {
-    // Only "any" from loopback has the api permission: requests work without
-    // credentials; a user without the permission is refused.
-    let server = Server::start_with(ServerOpts::new("auth-api", AUTH));
-    let ok = server.api("GET", "/v3/paths/list", None);
-    assert_eq!(ok.status, 200, "{}", ok.body);
-    let r = server.api("GET", "/v3/paths/list?user=viewer&pass=vpass", None);
-    assert_eq!(r.status, 401, "a user without the api permission: {}", r.body);
+fn api_needs_credentials_when_configured() {
+    // Only "admin" has the api permission. (A user "any" with the permission would let
+    // every request through, credentials or not, as in MediaMTX.)
+    let server = Server::start_with(ServerOpts::new("auth-api", AUTH_API));
+    let port = server.api_port;
+    let get = |path: &str, headers: &[(&str, &str)]| {
+        http_with_headers(port, "GET", path, headers, None).expect("API request")
+    };
+    let r = get("/v3/paths/list", &[]);
+    assert_eq!(r.status, 401, "no credentials: {}", r.body);
+    let r = get("/v3/paths/list?user=admin&pass=wrong", &[]);
+    assert_eq!(r.status, 401, "wrong password: {}", r.body);
+    let r = get("/v3/paths/list?user=admin&pass=adminpass", &[]);
+    assert_eq!(r.status, 200, "credentials in the query: {}", r.body);
+    // "admin:adminpass" in Basic auth.
+    let r = get(
+        "/v3/paths/list",
+        &[("Authorization", "Basic YWRtaW46YWRtaW5wYXNz")],
+    );
+    assert_eq!(r.status, 200, "Basic credentials: {}", r.body);
+    assert!(r.json()["items"].is_array());
+
+    // Publishing and reading are open to anyone here.
+    let url = server.rtmp_url("live/test");
+    let _publisher = publish(&server.dir, "publisher", Source::Plain, &url);
+    assert_h264_aac(&probe_until_ready(&url), 30, 45);
+}
+
+/// Probes `url` until the stream is there (the API needs credentials, so poll RTMP).
+fn probe_until_ready(url: &str) -> Vec<ProbedStream> {
+    let ready = wait_for(Duration::from_secs(20), || {
+        probe_raw(url, 1, &[]).success().then_some(())
+    });
+    assert!(ready.is_some(), "{url} never became readable");
+    probe(url, 2)
 }

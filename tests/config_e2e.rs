@@ -76,7 +76,11 @@ fn invalid_values_fail() {
     std::fs::write(&file, "rtmpAddress: 127.0.0.1:1\nwriteQueueSize: lots\n").unwrap();
     let r = ferrocast(&[file.to_str().unwrap()], &dir);
     assert!(r.status.is_some() && !r.success(), "{}", r.all_output());
-    assert!(r.all_output().contains("writeQueueSize"), "{}", r.all_output());
+    assert!(
+        r.all_output().contains("writeQueueSize"),
+        "{}",
+        r.all_output()
+    );
 
     let r = ferrocast(&[dir.join("missing.yml").to_str().unwrap()], &dir);
     assert!(
@@ -128,7 +132,10 @@ fn mediamtx_reference_config_starts() {
     let api = free_port();
     let env = vec![
         ("MTX_RTMPADDRESS".to_string(), format!("127.0.0.1:{rtmp}")),
-        ("MTX_RTMPSADDRESS".to_string(), format!("127.0.0.1:{}", free_port())),
+        (
+            "MTX_RTMPSADDRESS".to_string(),
+            format!("127.0.0.1:{}", free_port()),
+        ),
         ("MTX_API".to_string(), "yes".to_string()),
         ("MTX_APIADDRESS".to_string(), format!("127.0.0.1:{api}")),
     ];
@@ -141,13 +148,18 @@ fn mediamtx_reference_config_starts() {
     eprintln!("{line}");
     for key in ["rtsp", "hls", "webrtc", "srt"] {
         assert!(
-            line.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w == key),
+            line.split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| w == key),
             "the warning does not list '{key}': {line}"
         );
     }
     // The env overrides took effect, and the server serves RTMP.
     let global = server.get_json("/v3/config/global/get");
-    assert_eq!(global["rtmpAddress"], format!("127.0.0.1:{rtmp}"), "{global}");
+    assert_eq!(
+        global["rtmpAddress"],
+        format!("127.0.0.1:{rtmp}"),
+        "{global}"
+    );
     let url = server.rtmp_url("mystream");
     let _publisher = publish(&server.dir, "publisher", Source::Plain, &url);
     server.wait_ready("mystream", Duration::from_secs(20));
@@ -185,7 +197,10 @@ fn embedded_default_and_env_overrides() {
     let api = free_port();
     let env = vec![
         ("MTX_RTMPADDRESS".to_string(), format!("127.0.0.1:{rtmp}")),
-        ("MTX_RTMPSADDRESS".to_string(), format!("127.0.0.1:{}", free_port())),
+        (
+            "MTX_RTMPSADDRESS".to_string(),
+            format!("127.0.0.1:{}", free_port()),
+        ),
         ("MTX_API".to_string(), "yes".to_string()),
         ("MTX_APIADDRESS".to_string(), format!("127.0.0.1:{api}")),
         ("MTX_WRITEQUEUESIZE".to_string(), "2048".to_string()),

@@ -72,7 +72,10 @@ fn reader_is_released_when_the_publisher_does_not_return() {
     publisher.kill();
     let start = Instant::now();
     let status = reader.proc.wait_timeout(Duration::from_secs(40));
-    eprintln!("reader ended {:?} after the publisher left", start.elapsed());
+    eprintln!(
+        "reader ended {:?} after the publisher left",
+        start.elapsed()
+    );
     assert!(
         status.is_some(),
         "the reader is still connected 40 s after the publisher left"
@@ -85,4 +88,58 @@ fn reader_is_released_when_the_publisher_does_not_return() {
         "the path is still listed: {}",
         server.get_json("/v3/paths/list")
     );
+}
+
+#[test]
+fn override_publisher_replaces_the_publisher_and_readers_continue() {
+    let server = Server::start_with(ServerOpts::new(
+        "override",
+        "pathDefaults:\n  overridePublisher: yes\n",
+    ));
+    let url = server.rtmp_url("live/test");
+    let mut first = publish(&server.dir, "publisher1", Source::Plain, &url);
+    let before = server.wait_ready("live/test", READY);
+    let mut reader = FfmpegReader::start(&server.dir, "reader", &url, None);
+    reader.wait_frames(30, Duration::from_secs(20));
+
+    let _second = publish(&server.dir, "publisher2", Source::Plain, &url);
+    let status = first.wait_timeout(Duration::from_secs(15));
+    assert!(
+        status.is_some(),
+        "the first publisher was not disconnected by the second (overridePublisher: yes)"
+    );
+    let after = wait_for(Duration::from_secs(15), || {
+        server
+            .path_item("live/test")
+            .filter(|p| p["ready"] == true && p["source"]["id"] != before["source"]["id"])
+    })
+    .expect("the path's source did not change to the second publisher");
+    eprintln!(
+        "source {} replaced by {}",
+        before["source"]["id"], after["source"]["id"]
+    );
+    let f = reader.frames();
+    reader.wait_frames(f + 60, Duration::from_secs(15));
+    assert!(reader.proc.is_alive(), "the reader ended");
+}
+
+#[test]
+fn second_publisher_is_refused_without_override() {
+    let server = Server::start_with(ServerOpts::new(
+        "no-override",
+        "paths:\n  live/test:\n    overridePublisher: no\n",
+    ));
+    let url = server.rtmp_url("live/test");
+    let mut first = publish(&server.dir, "publisher1", Source::Plain, &url);
+    let before = server.wait_ready("live/test", READY);
+    let mut second = publish(&server.dir, "publisher2", Source::Plain, &url);
+    let status = second.wait_timeout(Duration::from_secs(20));
+    assert!(
+        matches!(status, Some(s) if !s.success()),
+        "the second publisher was not refused: {status:?}"
+    );
+    assert!(first.is_alive(), "the first publisher was disconnected");
+    let now = server.path_item("live/test").expect("path listed");
+    assert_eq!(now["source"]["id"], before["source"]["id"]);
+    assert_h264_aac(&probe(&url, 2), 30, 45);
 }

@@ -144,6 +144,22 @@ fn broken_connections_do_not_disturb_a_running_stream() {
     }));
     check(&mut reader, "huge chunk size");
 
+    // 4b. The largest chunk size a message can use (2^24 - 1), then a 16 MiB message
+    //     of which only 1 MiB arrives: the server must not wait with 16 MiB reserved per
+    //     connection, nor fall over.
+    attacks.push(attack(port, "16 MiB message", |s| {
+        handshake(s);
+        let mut m = chunk_header(2, 4, 1, 0);
+        m.extend_from_slice(&0x00ff_ffffu32.to_be_bytes());
+        send(s, &m);
+        send(s, &chunk_header(3, 0x00ff_ffff, 20, 0));
+        let block = vec![0x42u8; 64 * 1024];
+        for _ in 0..16 {
+            send(s, &block);
+        }
+    }));
+    check(&mut reader, "16 MiB message");
+
     // 5. A chunk size of zero (invalid).
     attacks.push(attack(port, "zero chunk size", |s| {
         handshake(s);
@@ -214,4 +230,43 @@ fn idle_connection_is_closed_after_read_timeout() {
     server
         .wait_log_line(&[&peer.to_string(), "closed"], Duration::from_secs(5))
         .expect("a log line names the silent peer");
+}
+
+#[test]
+fn a_stalled_reader_does_not_hold_back_the_others() {
+    // One ffmpeg reader is frozen (SIGSTOP): it stops reading its socket. The publisher
+    // and the other reader must go on at full pace.
+    let mut opts = ServerOpts::new("stalled", "");
+    opts.yaml = "writeQueueSize: 64\n".to_string();
+    let server = Server::start_with(opts);
+    let url = server.rtmp_url("live/test");
+    let mut publisher = publish(&server.dir, "publisher", Source::Plain, &url);
+    server.wait_ready("live/test", Duration::from_secs(20));
+    let mut healthy = FfmpegReader::start(&server.dir, "healthy", &url, None);
+    let mut frozen = FfmpegReader::start(&server.dir, "frozen", &url, None);
+    healthy.wait_frames(15, Duration::from_secs(20));
+    frozen.wait_frames(15, Duration::from_secs(20));
+    frozen.proc.signal("STOP");
+
+    let start = healthy.frames();
+    std::thread::sleep(Duration::from_secs(8));
+    let gained = healthy.frames() - start;
+    eprintln!("healthy reader: {gained} frames in 8 s while the other was frozen");
+    // Real time is 240 frames; allow for a slow machine.
+    assert!(
+        gained >= 150,
+        "the healthy reader only decoded {gained} frames in 8 s"
+    );
+    assert!(publisher.is_alive(), "the publisher ended");
+    let conns = server.rtmp_conns();
+    eprintln!(
+        "outboundFramesDiscarded: {:?}",
+        conns
+            .iter()
+            .map(|c| c["outboundFramesDiscarded"].clone())
+            .collect::<Vec<_>>()
+    );
+    frozen.proc.signal("CONT");
+    let f = healthy.frames();
+    healthy.wait_frames(f + 30, Duration::from_secs(10));
 }

@@ -31,6 +31,39 @@ fn ffprobe_decodes_h264_and_aac() {
 }
 
 #[test]
+fn ffmpeg_records_a_clip_with_only_the_published_streams() {
+    // What users do: `ffmpeg -i rtmp://... -t 3 -c copy clip.mkv`. The reader must see the
+    // published video and audio streams and nothing else (a spurious data or subtitle
+    // stream would land in the file, and `-t` would wait for it forever).
+    let (server, _publisher) = server_with_stream("record", "live/test", Source::Plain);
+    // Join a stream that has been running for a while (timestamps no longer start at 0),
+    // as readers usually do.
+    std::thread::sleep(Duration::from_millis(2500));
+    let clip = server.dir.join("clip.mkv");
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "warning", "-nostdin", "-y"])
+        .args(["-i", &server.rtmp_url("live/test")])
+        .args(["-t", "3", "-c", "copy"])
+        .arg(&clip);
+    let r = run(cmd, Duration::from_secs(30));
+    eprintln!("ffmpeg said: {}", r.stderr.trim());
+    assert!(
+        r.success(),
+        "recording 3 s did not finish within 30 s ({:?}): {}",
+        r.status,
+        r.stderr
+    );
+    let streams = probe(&clip.display().to_string(), 10);
+    assert_h264_aac(&streams, 60, 90);
+    let kinds: Vec<&str> = streams.iter().map(|s| s.codec_type.as_str()).collect();
+    assert_eq!(
+        kinds.len(),
+        2,
+        "the clip has other streams than the published video and audio: {streams:?}"
+    );
+}
+
+#[test]
 fn several_ffmpeg_readers_decode_at_once() {
     let (server, _publisher) = server_with_stream("readers", "live/test", Source::Plain);
     let url = server.rtmp_url("live/test");
@@ -49,11 +82,7 @@ fn several_ffmpeg_readers_decode_at_once() {
         );
         assert!(r.ended(), "{} wrote no final report", r.proc.name);
         // 4 s of 30 fps video.
-        assert!(
-            frames >= 60,
-            "{} decoded only {frames} frames",
-            r.proc.name
-        );
+        assert!(frames >= 60, "{} decoded only {frames} frames", r.proc.name);
     }
 }
 
@@ -61,7 +90,14 @@ fn several_ffmpeg_readers_decode_at_once() {
 /// `v` video and `a` audio buffers (identity eos-after), printing a line per buffer.
 fn gst_decode(src: &[&str], v: u32, a: u32) -> Ran {
     require("gst-launch-1.0");
-    for e in ["flvdemux", "h264parse", "avdec_h264", "aacparse", "avdec_aac", "identity"] {
+    for e in [
+        "flvdemux",
+        "h264parse",
+        "avdec_h264",
+        "aacparse",
+        "avdec_aac",
+        "identity",
+    ] {
         require_gst_element(e);
     }
     let mut cmd = Command::new("gst-launch-1.0");
@@ -94,7 +130,12 @@ fn assert_gst_decoded(r: &Ran, what: &str) {
         "{what} did not end cleanly ({:?}):\n{}\n{}",
         r.status,
         r.stderr,
-        r.stdout.lines().rev().take(30).collect::<Vec<_>>().join("\n")
+        r.stdout
+            .lines()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert!(video >= 30, "{what}: only {video} video frames decoded");
     assert!(audio >= 30, "{what}: only {audio} audio frames decoded");
@@ -253,7 +294,11 @@ fn unknown_path_is_refused_when_only_static_paths_exist() {
 
     // Reading it fails as well.
     let r = probe_raw(&server.rtmp_url("live/other"), 1, &[]);
-    assert!(!r.success(), "reading an unconfigured path succeeded: {}", r.stdout);
+    assert!(
+        !r.success(),
+        "reading an unconfigured path succeeded: {}",
+        r.stdout
+    );
 
     // The configured path works.
     let url = server.rtmp_url("live/test");
@@ -303,11 +348,13 @@ fn rtmps_publish_and_read() {
     let key = dir.join("server.key");
     let cert = dir.join("server.crt");
     let mut cmd = Command::new("openssl");
-    cmd.args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=localhost", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert);
+    cmd.args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+    ])
+    .args(["-subj", "/CN=localhost", "-keyout"])
+    .arg(&key)
+    .arg("-out")
+    .arg(&cert);
     run_ok(cmd, Duration::from_secs(60));
     let rtmps_port = free_port();
     let yaml = format!(
@@ -322,7 +369,12 @@ fn rtmps_publish_and_read() {
     let server = Server::start_with(opts);
     let rtmps = |path: &str| format!("rtmps://127.0.0.1:{rtmps_port}/{path}");
 
-    let _publisher = publish(&server.dir, "publisher", Source::Plain, &rtmps("live/secure"));
+    let _publisher = publish(
+        &server.dir,
+        "publisher",
+        Source::Plain,
+        &rtmps("live/secure"),
+    );
     let path = server.wait_ready("live/secure", READY);
     assert_eq!(path["source"]["type"], "rtmpsConn", "{path}");
     assert_h264_aac(&probe(&rtmps("live/secure"), 2), 30, 45);

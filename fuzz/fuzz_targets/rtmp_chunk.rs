@@ -7,7 +7,7 @@ fuzz_target!(|data: &[u8]| {
     for part in data.chunks(7) {
         d.push(part);
         loop {
-            match d.next() {
+            match d.next_message() {
                 Ok(Some(_)) => continue,
                 Ok(None) => break,
                 Err(_) => return,

@@ -320,7 +320,11 @@ fn make_source(kind: Source) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-sources");
     fs::create_dir_all(&dir).expect("create the sources directory");
     let path = dir.join(&name);
-    if path.is_file() && fs::metadata(&path).map(|m| m.len() > 10_000).unwrap_or(false) {
+    if path.is_file()
+        && fs::metadata(&path)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false)
+    {
         return path;
     }
     let tmp = dir.join(format!("{name}.{}.tmp.flv", std::process::id()));
@@ -451,9 +455,8 @@ impl Server {
                 Duration::from_millis(500),
             )
             .is_ok();
-            let api_ok = http(api, "GET", "/v3/paths/list", None)
-                .map(|r| r.status == 200)
-                .unwrap_or(false);
+            // Any HTTP answer will do (it may be 401 when the API needs credentials).
+            let api_ok = http(api, "GET", "/v3/paths/list", None).is_ok();
             (rtmp_ok && api_ok).then_some(())
         });
         assert!(
@@ -625,10 +628,11 @@ impl FfmpegReader {
     /// Decoded video frames so far (0 before the first report).
     pub fn frames(&self) -> u64 {
         let text = fs::read_to_string(&self.progress).unwrap_or_default();
+        // Frame counts only grow; the max also ignores a last line caught half-written.
         text.lines()
             .filter_map(|l| l.strip_prefix("frame="))
             .filter_map(|v| v.trim().parse::<u64>().ok())
-            .last()
+            .max()
             .unwrap_or(0)
     }
 
@@ -675,7 +679,12 @@ pub fn probe(url: &str, seconds: u32) -> Vec<ProbedStream> {
         r.elapsed,
         r.stderr
     );
-    parse_probe(&r.stdout)
+    if !r.stderr.trim().is_empty() {
+        eprintln!("ffprobe {url} said:\n{}", r.stderr.trim());
+    }
+    let streams = parse_probe(&r.stdout);
+    eprintln!("ffprobe {url} ({:?}): {streams:?}", r.elapsed);
+    streams
 }
 
 /// Runs the counting ffprobe with extra arguments, without judging the result.
@@ -762,6 +771,17 @@ impl HttpResponse {
 
 /// A minimal HTTP/1.1 client on std's TcpStream (one request per connection).
 pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> io::Result<HttpResponse> {
+    http_with_headers(port, method, path, &[], body)
+}
+
+/// [`http`] with extra request headers.
+pub fn http_with_headers(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> io::Result<HttpResponse> {
     let mut s = TcpStream::connect_timeout(
         &SocketAddr::from(([127, 0, 0, 1], port)),
         Duration::from_secs(5),
@@ -771,6 +791,9 @@ pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> io::Resu
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nAccept: application/json\r\n"
     );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
     if let Some(b) = body {
         req.push_str(&format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",

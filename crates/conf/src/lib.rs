@@ -53,6 +53,8 @@ pub const IMPLEMENTED_GLOBAL_KEYS: &[&str] = &[
     "authInternalUsers",
     "api",
     "apiAddress",
+    "apiAllowOrigins",
+    "apiTrustedProxies",
     "rtmp",
     "rtmpAddress",
     "rtmpEncryption",

@@ -256,8 +256,7 @@ mod tests {
         assert!(decode_all(&[2, 0, 5, b'a']).is_err());
         assert!(decode_all(&[10, 0xff, 0xff, 0xff, 0xff]).is_err());
         assert!(decode_all(&[0x42]).is_err());
-        let deep: Vec<u8> = std::iter::repeat([3u8, 0, 1, b'a'])
-            .take(100)
+        let deep: Vec<u8> = std::iter::repeat_n([3u8, 0, 1, b'a'], 100)
             .flatten()
             .collect();
         assert!(decode_all(&deep).is_err());

@@ -6,8 +6,9 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// Most chunk streams a peer may keep open at once; real clients use fewer than ten.
 const MAX_CHUNK_STREAMS: usize = 64;
-/// Largest chunk size we accept from a peer.
-const MAX_IN_CHUNK_SIZE: usize = 16 * 1024 * 1024;
+/// Largest chunk size a peer may set (the specification's limit). Memory never depends
+/// on it: buffers grow with the data actually received.
+const MAX_IN_CHUNK_SIZE: usize = 0x7fff_ffff;
 
 pub const MSG_SET_CHUNK_SIZE: u8 = 1;
 pub const MSG_ABORT: u8 = 2;
@@ -99,7 +100,7 @@ impl ChunkDecoder {
 
     /// Returns the next complete message, `Ok(None)` when more bytes are needed.
     /// Set Chunk Size and Abort messages are applied here and also returned.
-    pub fn next(&mut self) -> Result<Option<Message>, ChunkError> {
+    pub fn next_message(&mut self) -> Result<Option<Message>, ChunkError> {
         loop {
             match self.next_chunk()? {
                 None => return Ok(None),
@@ -314,7 +315,7 @@ mod tests {
         let mut msgs = vec![];
         for b in out.iter() {
             d.push(&[*b]);
-            while let Some(m) = d.next().unwrap() {
+            while let Some(m) = d.next_message().unwrap() {
                 msgs.push(m);
             }
         }
@@ -335,7 +336,7 @@ mod tests {
         ];
         let mut d = ChunkDecoder::default();
         d.push(&bytes);
-        let ts: Vec<u32> = std::iter::from_fn(|| d.next().unwrap())
+        let ts: Vec<u32> = std::iter::from_fn(|| d.next_message().unwrap())
             .map(|m| m.timestamp)
             .collect();
         assert_eq!(ts, vec![100, 140, 180]);
@@ -357,8 +358,11 @@ mod tests {
         encode(&mut out, 6, 0, MSG_VIDEO, 1, &big, 4096);
         let mut d = ChunkDecoder::default();
         d.push(&out);
-        assert_eq!(d.next().unwrap().unwrap().type_id, MSG_SET_CHUNK_SIZE);
-        assert_eq!(d.next().unwrap().unwrap().payload.len(), 3000);
+        assert_eq!(
+            d.next_message().unwrap().unwrap().type_id,
+            MSG_SET_CHUNK_SIZE
+        );
+        assert_eq!(d.next_message().unwrap().unwrap().payload.len(), 3000);
     }
 
     #[test]
@@ -366,7 +370,7 @@ mod tests {
         let mut d = ChunkDecoder::default();
         d.push(&[0x46, 0, 0, 1, 0, 0, 1, 9]);
         assert!(matches!(
-            d.next(),
+            d.next_message(),
             Err(ChunkError::NoPreviousHeader { csid: 6, .. })
         ));
         let mut d = ChunkDecoder::default();
@@ -381,6 +385,6 @@ mod tests {
             128,
         );
         d.push(&out);
-        assert!(d.next().is_err());
+        assert!(d.next_message().is_err());
     }
 }

@@ -4,9 +4,9 @@
 //! vectored write per wake-up carrying every queued unit, from buffers shared by all
 //! readers of the path.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::future::Future;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -27,6 +27,9 @@ use crate::egress;
 use crate::ingest::{Ingest, IngestEvent};
 use crate::io::{write_all_vectored, SendVectored};
 use crate::session::{ServerEvent, ServerSession};
+
+/// How often a player's socket and kick token are polled while units keep it busy.
+const FULL_POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Settings of one listener.
 #[derive(Clone)]
@@ -107,6 +110,7 @@ struct Conn<S> {
     out: Vec<Bytes>,
     /// The socket read and the kick token have wakers registered (see `run`).
     others_armed: bool,
+    last_full_poll: Instant,
 }
 
 async fn run_conn<S: AsyncRead + SendVectored>(
@@ -129,6 +133,7 @@ async fn run_conn<S: AsyncRead + SendVectored>(
         role: Role::Idle,
         out: Vec::new(),
         others_armed: false,
+        last_full_poll: Instant::now(),
     };
     let reason = conn.run(&token).await;
     let path = info.details.lock().path.clone();
@@ -145,6 +150,8 @@ async fn run_conn<S: AsyncRead + SendVectored>(
 
 enum Wake {
     Read(std::io::Result<usize>),
+    /// Bytes a player sent (read without a per-connection buffer).
+    Data(Vec<u8>),
     Units(Result<usize, ferrocast_core::ReadError>),
     Kicked,
     ReadTimeout,
@@ -152,9 +159,10 @@ enum Wake {
 
 impl<S: AsyncRead + SendVectored> Conn<S> {
     async fn run(&mut self, token: &CancellationToken) -> String {
-        // Players send little (acknowledgements, pings): a small buffer keeps the memory
-        // per reader low; a publisher's grows on its first media read.
-        let mut buf = vec![0u8; 2048];
+        // Handshake and commands fit in 4 KiB; a publisher's buffer grows on its first media
+        // read; a player reads into a stack buffer instead (see below), keeping the memory
+        // per reader low.
+        let mut buf = vec![0u8; 4096];
         let mut batch: Vec<Arc<Unit>> = Vec::new();
         // Created once: registering a fresh waiter on every wake-up costs a lock each time.
         let cancelled = token.cancelled();
@@ -162,39 +170,59 @@ impl<S: AsyncRead + SendVectored> Conn<S> {
         loop {
             let wake = match &self.role {
                 Role::Playing { reader, .. } => {
+                    if buf.capacity() > 0 {
+                        buf = Vec::new();
+                    }
                     // A player mostly waits for units. The socket and the kick token are
                     // polled only when the task wakes with no unit to send: after they were
                     // polled once, their registrations stay and wake this task, so
                     // re-polling them on every unit (a lock each) would be wasted work.
                     let queue = reader.queue().clone();
-                    let mut skip_others = self.others_armed;
+                    // Every FULL_POLL_INTERVAL, and on any wake-up that brings no unit, the
+                    // socket and the token are polled too: pings get answered and kicks
+                    // noticed while units keep flowing.
+                    let mut full =
+                        !self.others_armed || self.last_full_poll.elapsed() >= FULL_POLL_INTERVAL;
+                    let mut first = true;
                     let armed = &mut self.others_armed;
+                    let last_full_poll = &mut self.last_full_poll;
                     let io = &mut self.io;
                     let mut cancelled = cancelled.as_mut();
                     std::future::poll_fn(|cx| {
-                        if let Poll::Ready(r) = queue.poll_recv(cx, &mut batch) {
-                            return Poll::Ready(Wake::Units(r));
-                        }
-                        if std::mem::take(&mut skip_others) {
-                            return Poll::Pending;
+                        if !std::mem::take(&mut full) {
+                            if let Poll::Ready(r) = queue.poll_recv(cx, &mut batch) {
+                                return Poll::Ready(Wake::Units(r));
+                            }
+                            if std::mem::take(&mut first) && *armed {
+                                return Poll::Pending; // registrations in place: wait
+                            }
                         }
                         *armed = false;
+                        *last_full_poll = Instant::now();
                         if cancelled.as_mut().poll(cx).is_ready() {
                             return Poll::Ready(Wake::Kicked);
                         }
-                        let mut rb = ReadBuf::new(&mut buf);
+                        let mut tmp = [0u8; 1024];
+                        let mut rb = ReadBuf::new(&mut tmp);
                         match Pin::new(&mut *io).poll_read(cx, &mut rb) {
-                            Poll::Ready(Ok(())) => Poll::Ready(Wake::Read(Ok(rb.filled().len()))),
-                            Poll::Ready(Err(e)) => Poll::Ready(Wake::Read(Err(e))),
-                            Poll::Pending => {
-                                *armed = true;
-                                Poll::Pending
+                            Poll::Ready(Ok(())) => {
+                                return Poll::Ready(Wake::Data(rb.filled().to_vec()))
                             }
+                            Poll::Ready(Err(e)) => return Poll::Ready(Wake::Read(Err(e))),
+                            Poll::Pending => *armed = true,
+                        }
+                        first = false;
+                        match queue.poll_recv(cx, &mut batch) {
+                            Poll::Ready(r) => Poll::Ready(Wake::Units(r)),
+                            Poll::Pending => Poll::Pending,
                         }
                     })
                     .await
                 }
                 _ => {
+                    if buf.is_empty() {
+                        buf = vec![0u8; 4096]; // back from playing
+                    }
                     let timeout = self.cfg.read_timeout;
                     tokio::select! {
                         biased;
@@ -214,11 +242,21 @@ impl<S: AsyncRead + SendVectored> Conn<S> {
                         .info
                         .bytes_received
                         .fetch_add(n as u64, Ordering::Relaxed);
+                    let r = self.on_input(&buf[..n]);
                     if matches!(self.role, Role::Publishing { .. }) && buf.len() < 65536 {
                         buf.resize(65536, 0); // publishers send a lot: read more at once
                     }
-                    let data = &buf[..n];
-                    self.on_input_owned(data.to_vec())
+                    r
+                }
+                Wake::Data(data) if data.is_empty() => {
+                    return "the peer closed the connection".into()
+                }
+                Wake::Data(data) => {
+                    self.guard
+                        .info
+                        .bytes_received
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                    self.on_input(&data)
                 }
                 Wake::Units(Ok(_)) => {
                     self.on_units(&mut batch);
@@ -246,10 +284,10 @@ impl<S: AsyncRead + SendVectored> Conn<S> {
         }
     }
 
-    fn on_input_owned(&mut self, data: Vec<u8>) -> Result<(), String> {
+    fn on_input(&mut self, data: &[u8]) -> Result<(), String> {
         let events = self
             .session
-            .handle_input(&data)
+            .handle_input(data)
             .map_err(|e| format!("protocol error: {e}"))?;
         for ev in events {
             self.on_event(ev)?;

@@ -249,7 +249,7 @@ impl ServerSession {
             self.hs = BytesMut::new();
         }
         self.conn.decoder.push(data);
-        while let Some(m) = self.conn.decoder.next()? {
+        while let Some(m) = self.conn.decoder.next_message()? {
             let Some(m) = self.conn.control(m) else {
                 continue;
             };
@@ -349,19 +349,17 @@ impl ServerSession {
                     ],
                 );
             }
-            "releaseStream" | "FCPublish" | "FCSubscribe" | "getStreamLength" => {
-                if tid != 0.0 {
-                    // getStreamLength: a live stream has no length (ffmpeg wants a number).
-                    let value = if name == "getStreamLength" {
-                        Amf0::Number(0.0)
-                    } else {
-                        Amf0::Undefined
-                    };
-                    self.conn.send_command(
-                        0,
-                        &[Amf0::str("_result"), Amf0::Number(tid), Amf0::Null, value],
-                    );
-                }
+            "releaseStream" | "FCPublish" | "FCSubscribe" | "getStreamLength" if tid != 0.0 => {
+                // getStreamLength: a live stream has no length (ffmpeg wants a number).
+                let value = if name == "getStreamLength" {
+                    Amf0::Number(0.0)
+                } else {
+                    Amf0::Undefined
+                };
+                self.conn.send_command(
+                    0,
+                    &[Amf0::str("_result"), Amf0::Number(tid), Amf0::Null, value],
+                );
             }
             "publish" => {
                 let n = v.get(3).and_then(Amf0::as_str).unwrap_or_default();
@@ -557,16 +555,16 @@ impl ClientSession {
             self.step = ClientStep::Connecting;
         }
         self.conn.decoder.push(data);
-        while let Some(m) = self.conn.decoder.next()? {
+        while let Some(m) = self.conn.decoder.next_message()? {
             let Some(m) = self.conn.control(m) else {
                 continue;
             };
             match m.type_id {
                 MSG_COMMAND_AMF0 | MSG_COMMAND_AMF3 => self.command(&m, &mut events)?,
-                MSG_AUDIO | MSG_VIDEO | MSG_DATA_AMF0 | MSG_DATA_AMF3 => {
-                    if self.step == ClientStep::Started || self.step == ClientStep::Starting {
-                        events.push(ClientEvent::Media(m));
-                    }
+                MSG_AUDIO | MSG_VIDEO | MSG_DATA_AMF0 | MSG_DATA_AMF3
+                    if matches!(self.step, ClientStep::Started | ClientStep::Starting) =>
+                {
+                    events.push(ClientEvent::Media(m));
                 }
                 _ => {}
             }

@@ -37,7 +37,10 @@ fn valid_publisher_bytes() -> Vec<u8> {
         &cmd(&[
             Amf0::str("connect"),
             Amf0::Number(1.0),
-            Amf0::obj(&[("app", Amf0::str("live")), ("tcUrl", Amf0::str("rtmp://h/live"))]),
+            Amf0::obj(&[
+                ("app", Amf0::str("live")),
+                ("tcUrl", Amf0::str("rtmp://h/live")),
+            ]),
         ]),
         128,
     );
@@ -70,7 +73,15 @@ fn valid_publisher_bytes() -> Vec<u8> {
         0xeb, 0xe3,
     ];
     chunk::encode(&mut b, 7, 0, chunk::MSG_VIDEO, 1, &avcc, 128);
-    chunk::encode(&mut b, 6, 0, chunk::MSG_AUDIO, 1, &[0xaf, 0, 0x11, 0x90], 128);
+    chunk::encode(
+        &mut b,
+        6,
+        0,
+        chunk::MSG_AUDIO,
+        1,
+        &[0xaf, 0, 0x11, 0x90],
+        128,
+    );
     for i in 0..5u32 {
         chunk::encode(
             &mut b,
@@ -81,7 +92,15 @@ fn valid_publisher_bytes() -> Vec<u8> {
             &[0x17, 1, 0, 0, 0, 0, 0, 0, 2, 0x65, 0x88],
             128,
         );
-        chunk::encode(&mut b, 6, i * 21, chunk::MSG_AUDIO, 1, &[0xaf, 1, 1, 2, 3], 128);
+        chunk::encode(
+            &mut b,
+            6,
+            i * 21,
+            chunk::MSG_AUDIO,
+            1,
+            &[0xaf, 1, 1, 2, 3],
+            128,
+        );
     }
     out.extend_from_slice(&b);
     out
@@ -158,7 +177,10 @@ fn random_bytes_never_panic() {
         let _ = amf0::decode_all(&data);
         let mut d = ChunkDecoder::default();
         d.push(&data);
-        while let Ok(Some(_)) = d.next() {}
-        run_server(&[&[3u8][..], &[0u8; 3072], &data].concat(), 1 + rng.below(64));
+        while let Ok(Some(_)) = d.next_message() {}
+        run_server(
+            &[&[3u8][..], &[0u8; 3072], &data].concat(),
+            1 + rng.below(64),
+        );
     }
 }

@@ -116,6 +116,7 @@ async fn bind(what: &str, addr: &str) -> anyhow::Result<TcpListener> {
 struct RtmpListeners {
     key: Option<RtmpKey>,
     token: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -160,9 +161,18 @@ impl Servers {
         if self.rtmp.lock().key.as_ref() == Some(&key) {
             return Ok(());
         }
-        let old = std::mem::replace(&mut self.rtmp.lock().token, self.shutdown.child_token());
+        let (old, old_tasks) = {
+            let mut l = self.rtmp.lock();
+            let old = std::mem::replace(&mut l.token, self.shutdown.child_token());
+            (old, std::mem::take(&mut l.tasks))
+        };
         old.cancel();
+        // The old listeners must be closed before their addresses are bound again.
+        for t in old_tasks {
+            let _ = t.await;
+        }
         let token = self.rtmp.lock().token.clone();
+        let mut tasks = vec![];
         if key.enabled {
             let base = ferrocast_rtmp::server::ServerConfig {
                 paths: self.paths.clone(),
@@ -175,11 +185,11 @@ impl Servers {
             if key.encryption != Encryption::Strict {
                 let l = bind("RTMP", &key.address).await?;
                 info!("RTMP listener opened on {}", key.address);
-                tokio::spawn(ferrocast_rtmp::server::serve(
+                tasks.push(tokio::spawn(ferrocast_rtmp::server::serve(
                     l,
                     base.clone(),
                     token.clone(),
-                ));
+                )));
             }
             if key.encryption != Encryption::No {
                 let acceptor = ferrocast_rtmp::tls::acceptor(&key.cert, &key.key)
@@ -192,10 +202,16 @@ impl Servers {
                     scheme: "rtmps",
                     ..base
                 };
-                tokio::spawn(ferrocast_rtmp::server::serve(l, cfg, token.clone()));
+                tasks.push(tokio::spawn(ferrocast_rtmp::server::serve(
+                    l,
+                    cfg,
+                    token.clone(),
+                )));
             }
         }
-        self.rtmp.lock().key = Some(key);
+        let mut l = self.rtmp.lock();
+        l.key = Some(key);
+        l.tasks = tasks;
         Ok(())
     }
 }
@@ -208,7 +224,11 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
         use tracing_subscriber::prelude::*;
         tracing_subscriber::registry()
             .with(filter)
-            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+            )
             .init();
     }
     info!("Ferrocast {VERSION}, configuration: {source}");
@@ -224,6 +244,7 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
         rtmp: Mutex::new(RtmpListeners {
             key: None,
             token: shutdown.child_token(),
+            tasks: vec![],
         }),
         shutdown: shutdown.clone(),
     });
