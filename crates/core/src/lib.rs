@@ -8,6 +8,7 @@
 
 pub mod conns;
 mod path;
+pub mod rendition;
 mod stream;
 mod unit;
 

@@ -17,7 +17,8 @@ use tracing::info;
 use uuid::Uuid;
 
 use crate::stream::{ReadError, ReaderQueue, Stream};
-use crate::unit::{rescale, Track, Unit};
+use crate::rendition::{RenditionGuard, TranscoderFactory};
+use crate::unit::{rescale, Codec, Track, Unit};
 
 /// Default time readers stay attached after their publisher leaves, waiting for it to return.
 pub const DEFAULT_PUBLISHER_GRACE: Duration = Duration::from_secs(10);
@@ -123,6 +124,7 @@ pub struct PathManager {
     registry: Mutex<Registry>,
     next_id: AtomicU64,
     grace: Mutex<Duration>,
+    transcoders: Mutex<Option<TranscoderFactory>>,
 }
 
 impl PathManager {
@@ -134,11 +136,17 @@ impl PathManager {
             }),
             next_id: AtomicU64::new(1),
             grace: Mutex::new(DEFAULT_PUBLISHER_GRACE),
+            transcoders: Mutex::new(None),
         })
     }
 
     pub fn conf(&self) -> Arc<Conf> {
         self.registry.lock().conf.clone()
+    }
+
+    /// Sets how renditions (derived tracks in another codec) are made.
+    pub fn set_transcoders(&self, factory: TranscoderFactory) {
+        *self.transcoders.lock() = Some(factory);
     }
 
     /// How long readers wait for a publisher that left to come back.
@@ -288,6 +296,7 @@ impl PathManager {
             stream,
             queue,
             id,
+            renditions: Vec::new(),
         })
     }
 
@@ -341,7 +350,7 @@ impl Path {
         let st = self.state.lock();
         let (tracks, rx, tx) = match &st.stream {
             Some(s) => (
-                s.tracks().to_vec(),
+                s.source_tracks(),
                 s.bytes_received.load(Ordering::Relaxed),
                 s.bytes_sent.load(Ordering::Relaxed),
             ),
@@ -421,7 +430,7 @@ impl Publisher {
         }
         let reuse = match &st.stream {
             Some(s) => {
-                let old = s.tracks();
+                let old = s.source_tracks();
                 old.len() == tracks.len() && old.iter().zip(&tracks).all(|(a, b)| a.compatible(b))
             }
             None => false,
@@ -537,9 +546,27 @@ pub struct Reader {
     stream: Arc<Stream>,
     queue: Arc<ReaderQueue>,
     id: u64,
+    renditions: Vec<RenditionGuard>,
 }
 
 impl Reader {
+    /// Switches this reader from track `source` to a rendition of it in `codec` (made once
+    /// per stream, shared with other readers). Returns the rendition's track index.
+    pub fn use_rendition(&mut self, source: usize, codec: Codec) -> Result<usize, String> {
+        let factory = self
+            .manager
+            .transcoders
+            .lock()
+            .clone()
+            .ok_or("this server has no transcoder for renditions")?;
+        let guard = self.stream.acquire_rendition(source, codec, &factory)?;
+        let track = guard.track();
+        self.queue.set_track(source, false);
+        self.queue.set_track(track, true);
+        self.renditions.push(guard);
+        Ok(track)
+    }
+
     pub fn path_name(&self) -> &str {
         &self.path.name
     }

@@ -1,5 +1,5 @@
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use std::future::poll_fn;
@@ -36,6 +36,10 @@ pub struct Stream {
     last_dts_us: AtomicI64,
     /// Generation of the publisher allowed to write (see `Publisher`).
     pub(crate) writer_gen: AtomicU64,
+    /// Tracks `0..source_tracks` come from the publisher; later ones are renditions.
+    source_tracks: AtomicUsize,
+    pub(crate) renditions: Mutex<Vec<crate::rendition::Slot>>,
+    next_internal_id: AtomicU64,
     pub bytes_received: AtomicU64,
     pub bytes_sent: AtomicU64,
 }
@@ -56,6 +60,7 @@ fn first_video(tracks: &[Track]) -> Option<usize> {
 impl Stream {
     pub fn new(tracks: Vec<Track>) -> Stream {
         let video_track = first_video(&tracks);
+        let n = tracks.len();
         Stream {
             tracks: Mutex::new(Arc::new(tracks)),
             tracks_version: AtomicU64::new(0),
@@ -65,6 +70,9 @@ impl Stream {
             }),
             last_dts_us: AtomicI64::new(i64::MIN),
             writer_gen: AtomicU64::new(0),
+            source_tracks: AtomicUsize::new(n),
+            renditions: Mutex::new(Vec::new()),
+            next_internal_id: AtomicU64::new(1 << 62),
             bytes_received: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
         }
@@ -79,13 +87,38 @@ impl Stream {
         self.tracks_version.load(Ordering::Acquire)
     }
 
-    /// Replaces track configurations (same codecs: a new SPS, a reconnected publisher).
+    /// The publisher's tracks (renditions excluded).
+    pub fn source_tracks(&self) -> Vec<Track> {
+        let n = self.source_tracks.load(Ordering::Acquire);
+        self.tracks.lock().iter().take(n).cloned().collect()
+    }
+
+    /// Replaces the publisher's track configurations (same codecs: a new SPS, a
+    /// reconnected publisher). Rendition tracks stay as they are.
     pub fn update_tracks(&self, tracks: Vec<Track>) {
         let mut cur = self.tracks.lock();
-        if **cur != tracks {
-            *cur = Arc::new(tracks);
+        let n = self.source_tracks.load(Ordering::Acquire);
+        let mut next = tracks;
+        next.extend(cur.iter().skip(n).cloned());
+        if **cur != next {
+            *cur = Arc::new(next);
             self.tracks_version.fetch_add(1, Ordering::AcqRel);
         }
+    }
+
+    /// Adds a rendition track; returns its index.
+    pub(crate) fn push_track(&self, track: Track) -> usize {
+        let mut cur = self.tracks.lock();
+        let mut next = (**cur).clone();
+        next.push(track);
+        let idx = next.len() - 1;
+        *cur = Arc::new(next);
+        self.tracks_version.fetch_add(1, Ordering::AcqRel);
+        idx
+    }
+
+    pub(crate) fn internal_id(&self) -> u64 {
+        self.next_internal_id.fetch_add(1, Ordering::Relaxed)
     }
 
     pub fn last_dts_us(&self) -> Option<i64> {
@@ -105,8 +138,10 @@ impl Stream {
             .unwrap_or(1000);
         self.last_dts_us
             .fetch_max(rescale(unit.dts, clock, 1_000_000), Ordering::AcqRel);
-        self.bytes_received
-            .fetch_add(unit.data.len() as u64, Ordering::Relaxed);
+        if unit.track < self.source_tracks.load(Ordering::Relaxed) {
+            self.bytes_received
+                .fetch_add(unit.data.len() as u64, Ordering::Relaxed);
+        }
         let unit = Arc::new(unit);
         let mut inner = self.inner.lock();
         if inner.closed.is_some() {
@@ -139,15 +174,28 @@ impl Stream {
 
     /// Adds a reader whose queue holds at most `capacity` units; it starts with the GOP
     /// cache, so its first unit is a keyframe when the stream has video.
+    /// It receives the publisher's tracks; [`ReaderQueue::set_track`] changes that.
     pub fn add_reader(&self, id: u64, capacity: usize) -> Result<Arc<ReaderQueue>, ReadError> {
+        let n = self.source_tracks.load(Ordering::Acquire).min(63);
+        self.add_reader_with(id, capacity, (1u64 << n) - 1, true)
+    }
+
+    pub(crate) fn add_reader_with(
+        &self,
+        id: u64,
+        capacity: usize,
+        mask: u64,
+        prefill: bool,
+    ) -> Result<Arc<ReaderQueue>, ReadError> {
         let mut inner = self.inner.lock();
         if let Some(reason) = &inner.closed {
             return Err(ReadError::Closed(reason.clone()));
         }
-        let q = Arc::new(ReaderQueue::new(id, capacity.max(1)));
-        {
+        let q = Arc::new(ReaderQueue::new(id, capacity.max(1), mask));
+        if prefill {
             let mut s = q.state.lock();
-            s.items.extend(inner.gop.iter().cloned());
+            s.items
+                .extend(inner.gop.iter().filter(|u| q.wants(u.track)).cloned());
             // With video but no keyframe cached yet, wait for the first one.
             s.resync = inner.video_track.is_some() && inner.gop.is_empty();
         }
@@ -192,6 +240,8 @@ pub struct ReaderQueue {
     pub id: u64,
     capacity: usize,
     state: Mutex<QueueState>,
+    /// Bit `i` set: the reader receives track `i` (tracks 63 and above: always).
+    mask: AtomicU64,
     /// The reader task's waker. Woken only when a unit lands in an empty queue: a reader
     /// that has not drained yet has been woken already, so fan-out costs one wake per
     /// reader per drain, not per unit.
@@ -200,13 +250,31 @@ pub struct ReaderQueue {
 }
 
 impl ReaderQueue {
-    fn new(id: u64, capacity: usize) -> ReaderQueue {
+    fn new(id: u64, capacity: usize, mask: u64) -> ReaderQueue {
         ReaderQueue {
             id,
             capacity,
             state: Mutex::new(QueueState::default()),
+            mask: AtomicU64::new(mask),
             waker: AtomicWaker::new(),
             dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether this reader receives track `track`.
+    pub fn wants(&self, track: usize) -> bool {
+        track >= 63 || self.mask.load(Ordering::Relaxed) & (1 << track) != 0
+    }
+
+    /// Starts or stops delivering a track to this reader (e.g. a rendition instead of
+    /// the original audio).
+    pub fn set_track(&self, track: usize, on: bool) {
+        if track < 63 {
+            if on {
+                self.mask.fetch_or(1 << track, Ordering::AcqRel);
+            } else {
+                self.mask.fetch_and(!(1 << track), Ordering::AcqRel);
+            }
         }
     }
 
@@ -215,7 +283,13 @@ impl ReaderQueue {
         if s.closed.is_some() {
             return;
         }
-        if s.resync && !resync_point {
+        if s.resync {
+            if !resync_point {
+                return;
+            }
+            s.resync = false; // even when this reader does not take that track
+        }
+        if !self.wants(unit.track) {
             return;
         }
         if s.items.len() >= self.capacity {

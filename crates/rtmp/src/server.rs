@@ -415,7 +415,25 @@ impl<S: AsyncRead + SendVectored> Conn<S> {
                 }
             },
             Action::Read => match self.cfg.paths.add_reader(&access, session_ref) {
-                Ok(reader) => {
+                Ok(mut reader) => {
+                    // Most RTMP players know AAC, not Opus: read Opus (e.g. from a WebRTC
+                    // publisher) through an AAC rendition when the server can make one.
+                    let opus: Vec<usize> = reader
+                        .stream()
+                        .source_tracks()
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, t)| t.codec == ferrocast_core::Codec::Opus)
+                        .map(|(i, _)| i)
+                        .collect();
+                    for i in opus {
+                        if let Err(e) = reader.use_rendition(i, ferrocast_core::Codec::Aac) {
+                            info!(
+                                "{} conn {}: Opus audio sent as is (enhanced RTMP): {e}",
+                                self.cfg.scheme, self.peer
+                            );
+                        }
+                    }
                     self.session.accept_play(stream_id, name);
                     self.guard.info.details.lock().state = ConnState::Read;
                     info!(
@@ -480,7 +498,14 @@ impl<S: AsyncRead + SendVectored> Conn<S> {
             }
             if !*headers_sent {
                 let mut h = BytesMut::new();
-                egress::headers(&mut h, tracks, *stream_id, egress::unit_ms(&unit, track));
+                let queue = reader.queue();
+                let mine: Vec<Track> = tracks
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| queue.wants(*i))
+                    .map(|(_, t)| t.clone())
+                    .collect();
+                egress::headers(&mut h, &mine, *stream_id, egress::unit_ms(&unit, track));
                 bytes += h.len() as u64;
                 self.out.push(h.freeze());
                 *headers_sent = true;
