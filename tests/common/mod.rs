@@ -873,12 +873,16 @@ pub struct Nginx {
 
 impl Nginx {
     pub fn start(dir: &TempDir) -> Nginx {
+        Nginx::start_on(dir, free_port())
+    }
+
+    /// Starts nginx-rtmp on a given port (e.g. again after stopping it).
+    pub fn start_on(dir: &TempDir, port: u16) -> Nginx {
         require("nginx");
         let module = ["/usr/lib/nginx/modules/ngx_rtmp_module.so"]
             .into_iter()
             .find(|p| Path::new(p).is_file())
             .expect("the nginx RTMP module is missing: apt-get install libnginx-mod-rtmp");
-        let port = free_port();
         let root = dir.join("nginx");
         fs::create_dir_all(&root).expect("create the nginx directory");
         let conf = root.join("nginx.conf");

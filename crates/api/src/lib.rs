@@ -166,6 +166,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v3/paths/list", get(on_paths_list))
         .route("/v3/paths/get/{*name}", get(on_paths_get))
         .route("/v3/paths/get/", get(on_invalid_name))
+        .route("/v3/paths/forward/list", get(on_forward_list))
+        .route("/v3/paths/forward/get", get(on_forward_get))
         .route("/v3/rtmpconns/list", get(on_rtmp_list))
         .route("/v3/rtmpconns/get/{id}", get(on_rtmp_get))
         .route("/v3/rtmpconns/kick/{id}", post(on_rtmp_kick))
@@ -339,6 +341,85 @@ async fn on_paths_get(
         .get(&name)
         .ok_or_else(|| ApiError::not_found("path not found"))?;
     Ok(Json(ApiPath::from(&snap)).into_response())
+}
+
+// ---- forward destinations ----
+
+#[derive(serde::Serialize)]
+struct ApiForwardConf {
+    dest: String,
+    #[serde(rename = "destFingerprint")]
+    dest_fingerprint: String,
+    #[serde(rename = "whipBearerToken")]
+    whip_bearer_token: String,
+}
+
+#[derive(serde::Serialize)]
+struct ApiForward {
+    id: Uuid,
+    created: String,
+    conf: ApiForwardConf,
+    protocol: String,
+    state: &'static str,
+    #[serde(rename = "lastError")]
+    last_error: String,
+    #[serde(rename = "outboundBytes")]
+    outbound_bytes: u64,
+    pos: i64,
+}
+
+fn forwards_of(sh: &Shared, uri: &Uri) -> Result<Vec<ApiForward>, ApiError> {
+    let q = query_map(uri);
+    let path = q
+        .get("path")
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::bad_request("the 'path' query parameter is required"))?;
+    let list = sh
+        .st
+        .paths
+        .forwards(path)
+        .ok_or_else(|| ApiError::not_found("path not found"))?;
+    Ok(list
+        .iter()
+        .enumerate()
+        .map(|(pos, f)| {
+            let (state, last_error) = f.state();
+            ApiForward {
+                id: f.id,
+                created: ferrocast_core::rfc3339(f.created),
+                conf: ApiForwardConf {
+                    dest: f.dest_conf.clone(),
+                    dest_fingerprint: String::new(),
+                    whip_bearer_token: String::new(),
+                },
+                protocol: f.protocol().to_string(),
+                state: state.api_name(),
+                last_error,
+                outbound_bytes: f.outbound_bytes.load(std::sync::atomic::Ordering::Relaxed),
+                pos: pos as i64,
+            }
+        })
+        .collect())
+}
+
+async fn on_forward_list(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
+    let items = forwards_of(&sh, &uri)?;
+    let list = paginate(items, &query_map(&uri)).map_err(ApiError::bad_request)?;
+    Ok(Json(list).into_response())
+}
+
+async fn on_forward_get(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
+    let id = query_map(&uri)
+        .get("id")
+        .map(|s| Uuid::parse_str(s))
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("invalid id: {e}")))?
+        .ok_or_else(|| ApiError::bad_request("the 'id' query parameter is required"))?;
+    let item = forwards_of(&sh, &uri)?
+        .into_iter()
+        .find(|f| f.id == id)
+        .ok_or_else(|| ApiError::not_found("forward destination not found"))?;
+    Ok(Json(item).into_response())
 }
 
 // ---- RTMP / RTMPS connections ----

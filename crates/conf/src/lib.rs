@@ -66,7 +66,13 @@ pub const IMPLEMENTED_GLOBAL_KEYS: &[&str] = &[
 ];
 
 /// Path keys (in `pathDefaults` or in a path) that Ferrocast implements.
-pub const IMPLEMENTED_PATH_KEYS: &[&str] = &["source", "overridePublisher", "maxReaders", "name"];
+pub const IMPLEMENTED_PATH_KEYS: &[&str] = &[
+    "source",
+    "overridePublisher",
+    "maxReaders",
+    "name",
+    "forward",
+];
 
 /// Where [`Conf::load`] says the configuration came from when no file was found.
 pub const EMBEDDED_DEFAULT: &str = "embedded default";

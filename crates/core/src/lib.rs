@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod conns;
+pub mod forward;
 mod path;
 pub mod rendition;
 mod stream;

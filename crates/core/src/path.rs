@@ -13,11 +13,12 @@ use std::time::{Duration, SystemTime};
 use ferrocast_conf::{AuthAction, Conf, PathConf};
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 use uuid::Uuid;
 
-use crate::stream::{ReadError, ReaderQueue, Stream};
+use crate::forward::{ForwardJob, ForwardStatus, ForwarderFactory};
 use crate::rendition::{RenditionGuard, TranscoderFactory};
+use crate::stream::{ReadError, ReaderQueue, Stream};
 use crate::unit::{rescale, Codec, Track, Unit};
 
 /// Default time readers stay attached after their publisher leaves, waiting for it to return.
@@ -96,6 +97,8 @@ pub struct Path {
     name: String,
     conf: PathConf,
     state: Mutex<PathState>,
+    /// One per `forward` destination, for as long as the path exists.
+    forwards: Vec<Arc<ForwardStatus>>,
 }
 
 /// What the API shows of a path.
@@ -125,6 +128,7 @@ pub struct PathManager {
     next_id: AtomicU64,
     grace: Mutex<Duration>,
     transcoders: Mutex<Option<TranscoderFactory>>,
+    forwarder: Mutex<Option<ForwarderFactory>>,
 }
 
 impl PathManager {
@@ -137,6 +141,7 @@ impl PathManager {
             next_id: AtomicU64::new(1),
             grace: Mutex::new(DEFAULT_PUBLISHER_GRACE),
             transcoders: Mutex::new(None),
+            forwarder: Mutex::new(None),
         })
     }
 
@@ -147,6 +152,59 @@ impl PathManager {
     /// Sets how renditions (derived tracks in another codec) are made.
     pub fn set_transcoders(&self, factory: TranscoderFactory) {
         *self.transcoders.lock() = Some(factory);
+    }
+
+    /// Sets how forwards to remote servers are started.
+    pub fn set_forwarder(&self, factory: ForwarderFactory) {
+        *self.forwarder.lock() = Some(factory);
+    }
+
+    /// The forward destinations of a live path (None: no such live path).
+    pub fn forwards(&self, name: &str) -> Option<Vec<Arc<ForwardStatus>>> {
+        let path = self.registry.lock().paths.get(name).cloned()?;
+        Some(path.forwards.clone())
+    }
+
+    /// Starts the path's forwards on a new stream, each with its own reader.
+    fn start_forwards(self: &Arc<Self>, path: &Arc<Path>, stream: &Arc<Stream>) {
+        if path.forwards.is_empty() {
+            return;
+        }
+        let Some(factory) = self.forwarder.lock().clone() else {
+            warn!(path = %path.name, "forward configured but this server cannot forward");
+            return;
+        };
+        let capacity = self.conf().write_queue_size;
+        for status in &path.forwards {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let Ok(queue) = stream.add_reader(id, capacity) else {
+                return;
+            };
+            let session = SessionRef {
+                kind: "forward",
+                id: status.id,
+                token: CancellationToken::new(),
+            };
+            path.state.lock().readers.insert(id, session);
+            let reader = Reader {
+                manager: self.clone(),
+                path: path.clone(),
+                stream: stream.clone(),
+                queue,
+                id,
+                renditions: Vec::new(),
+            };
+            let job = ForwardJob {
+                reader,
+                status: status.clone(),
+            };
+            if let Err(e) = (factory.0)(job) {
+                status.set_error(&e);
+                warn!(path = %path.name, dest = %status.url, "cannot forward: {e}");
+            } else {
+                info!(path = %path.name, dest = %status.url, "forward started");
+            }
+        }
     }
 
     /// How long readers wait for a publisher that left to come back.
@@ -176,12 +234,12 @@ impl PathManager {
         }
     }
 
-    fn check(&self, access: &Access) -> Result<(Arc<Conf>, PathConf), PathError> {
+    fn check(&self, access: &Access) -> Result<(Arc<Conf>, PathConf, Vec<String>), PathError> {
         if !valid_name(&access.path) {
             return Err(PathError::InvalidName(access.path.clone()));
         }
         let conf = self.conf();
-        let (pc, _groups) = conf
+        let (pc, groups) = conf
             .find_path(&access.path)
             .ok_or_else(|| PathError::NotConfigured(access.path.clone()))?;
         let action = match access.action {
@@ -193,17 +251,29 @@ impl PathManager {
                 message: e.message.clone(),
                 wrong_credentials: e.wrong_credentials,
             })?;
-        Ok((conf, pc))
+        Ok((conf, pc, groups))
     }
 
-    fn path_for(&self, name: &str, pc: PathConf) -> Arc<Path> {
+    fn path_for(&self, name: &str, pc: PathConf, groups: &[String]) -> Arc<Path> {
         let mut reg = self.registry.lock();
         reg.paths
             .entry(name.to_string())
             .or_insert_with(|| {
+                let forwards = pc
+                    .forward
+                    .iter()
+                    .filter(|f| !f.dest.is_empty())
+                    .map(|f| {
+                        Arc::new(ForwardStatus::new(
+                            &f.dest,
+                            &crate::forward::substitute(&f.dest, name, groups),
+                        ))
+                    })
+                    .collect();
                 Arc::new(Path {
                     name: name.to_string(),
                     conf: pc,
+                    forwards,
                     state: Mutex::new(PathState {
                         publisher: None,
                         stream: None,
@@ -234,12 +304,12 @@ impl PathManager {
         access: &Access,
         session: SessionRef,
     ) -> Result<Publisher, PathError> {
-        let (_conf, pc) = self.check(access)?;
+        let (_conf, pc, groups) = self.check(access)?;
         if pc.source != "publisher" {
             return Err(PathError::HasSource(access.path.clone()));
         }
         let override_publisher = pc.override_publisher;
-        let path = self.path_for(&access.path, pc);
+        let path = self.path_for(&access.path, pc, &groups);
         let generation = self.next_id.fetch_add(1, Ordering::Relaxed);
         {
             let mut st = path.state.lock();
@@ -272,7 +342,7 @@ impl PathManager {
         access: &Access,
         session: SessionRef,
     ) -> Result<Reader, PathError> {
-        let (conf, pc) = self.check(access)?;
+        let (conf, pc, _) = self.check(access)?;
         let max_readers = pc.max_readers;
         let existing = self.registry.lock().paths.get(&access.path).cloned();
         let path = existing.ok_or_else(|| PathError::NoOnePublishing(access.path.clone()))?;
@@ -369,7 +439,12 @@ impl Path {
             tracks,
             bytes_received: rx,
             bytes_sent: tx,
-            readers: st.readers.values().map(|r| (r.kind, r.id)).collect(),
+            readers: st
+                .readers
+                .values()
+                .filter(|r| r.kind != "forward")
+                .map(|r| (r.kind, r.id))
+                .collect(),
         }
     }
 
@@ -455,7 +530,12 @@ impl Publisher {
         stream.writer_gen.store(self.generation, Ordering::Release);
         st.grace_generation = None;
         st.ready_time = Some(SystemTime::now());
+        drop(st);
         self.stream = Some(stream.clone());
+        if !reuse {
+            // Forwards kept through a publisher reconnect go on with their readers.
+            self.manager.start_forwards(&self.path, &stream);
+        }
         Ok(stream)
     }
 

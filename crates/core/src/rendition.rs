@@ -195,7 +195,13 @@ mod tests {
             }
         }
         fn push(&mut self, unit: &Unit) -> Result<Vec<Unit>, String> {
-            Ok(vec![Unit::new(0, unit.dts, unit.pts, true, unit.data.clone())])
+            Ok(vec![Unit::new(
+                0,
+                unit.dts,
+                unit.pts,
+                true,
+                unit.data.clone(),
+            )])
         }
     }
 
@@ -248,7 +254,11 @@ mod tests {
         let mut out = vec![];
         plain.try_recv(&mut out).unwrap();
         let tracks_plain: Vec<_> = out.iter().map(|u| u.track).collect();
-        assert_eq!(tracks_plain, vec![0, 1], "plain reader: never the rendition");
+        assert_eq!(
+            tracks_plain,
+            vec![0, 1],
+            "plain reader: never the rendition"
+        );
         drop(g1);
         assert_eq!(s.reader_count(), 3, "still one user");
         drop(g2);

@@ -178,6 +178,44 @@ impl Client {
         Ok(())
     }
 
+    /// The message stream id the server gave us (1 on every server we know).
+    pub fn stream_id(&self) -> u32 {
+        self.session.stream_id()
+    }
+
+    /// Sends already chunked messages (chunk size `session::OUT_CHUNK_SIZE`, this client's
+    /// stream id) in one vectored write, after anything the session has to say.
+    pub async fn send_raw(&mut self, chunks: Vec<Bytes>) -> Result<usize, ClientError> {
+        if let Some(b) = self.session.take_output() {
+            self.out.push(b);
+        }
+        self.out.extend(chunks);
+        Ok(write_all_vectored(&mut self.io, &mut self.out).await?)
+    }
+
+    /// Reads what the server sent (acknowledgements, pings, status) without writing;
+    /// replies go out with the next send. Errs when the server closes or refuses.
+    /// Cancel-safe: use it in a `select!` next to the source of the data to send.
+    pub async fn read_input(&mut self) -> Result<(), ClientError> {
+        let n = self.io.read(&mut self.buf).await?;
+        if n == 0 {
+            return Err(ClientError::Closed);
+        }
+        for ev in self.session.handle_input(&self.buf[..n])? {
+            if let ClientEvent::Status {
+                level,
+                code,
+                description,
+            } = ev
+            {
+                if level == "error" {
+                    return Err(ClientError::Refused { code, description });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Sends one media message (publish mode): 8 audio, 9 video, 18 data.
     pub async fn send(
         &mut self,

@@ -9,6 +9,7 @@ pub mod amf0;
 pub mod chunk;
 pub mod client;
 pub mod egress;
+pub mod forward;
 pub mod ingest;
 mod io;
 pub mod server;

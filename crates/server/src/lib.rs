@@ -248,6 +248,11 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
         }),
         shutdown: shutdown.clone(),
     });
+    servers
+        .paths
+        .set_forwarder(ferrocast_core::forward::ForwarderFactory(Arc::new(
+            ferrocast_rtmp::forward::start,
+        )));
     servers.apply_rtmp(&conf).await?;
 
     if conf.api {
