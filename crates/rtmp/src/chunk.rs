@@ -6,6 +6,9 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// Most chunk streams a peer may keep open at once; real clients use fewer than ten.
 const MAX_CHUNK_STREAMS: usize = 64;
+/// Most bytes of unfinished messages a peer may leave across its chunk streams (a message
+/// is at most 16 MiB, but 64 streams of those would be 1 GiB per connection).
+const MAX_PENDING: usize = 32 * 1024 * 1024;
 /// Largest chunk size a peer may set (the specification's limit). Memory never depends
 /// on it: buffers grow with the data actually received.
 const MAX_IN_CHUNK_SIZE: usize = 0x7fff_ffff;
@@ -45,6 +48,8 @@ pub enum ChunkError {
     InvalidChunkSize(u32),
     #[error("chunk at byte {offset}: message length changed in the middle of a message")]
     LengthChanged { offset: u64 },
+    #[error("chunk at byte {offset}: more than {MAX_PENDING} bytes of unfinished messages")]
+    TooMuchPending { offset: u64 },
 }
 
 #[derive(Debug, Default)]
@@ -212,7 +217,18 @@ impl ChunkDecoder {
         if b.len() < p + n {
             return Ok(None);
         }
-        let chunk = Bytes::copy_from_slice(&b[p..p + n]);
+        if n > 0
+            && self
+                .streams
+                .values()
+                .map(|c| c.partial.len())
+                .sum::<usize>()
+                + n
+                > MAX_PENDING
+        {
+            return Err(ChunkError::TooMuchPending { offset });
+        }
+        let chunk_range = p..p + n;
         let total = p + n;
         let cs = self.streams.entry(csid).or_default();
         let ts_val = if extended { ext_ts } else { ts_field };
@@ -246,7 +262,7 @@ impl ChunkDecoder {
         }
         cs.started = true;
         cs.extended = extended;
-        cs.partial.extend_from_slice(&chunk);
+        cs.partial.extend_from_slice(&self.buf[chunk_range]);
         let done = cs.partial.len() >= cs.length;
         let msg = if done {
             Some(Message {
