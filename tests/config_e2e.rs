@@ -137,6 +137,15 @@ fn mediamtx_reference_config_starts() {
             format!("127.0.0.1:{}", free_port()),
         ),
         ("MTX_API".to_string(), "yes".to_string()),
+        // WebRTC is on in these configurations: keep it off the default ports.
+        (
+            "MTX_WEBRTCADDRESS".to_string(),
+            format!("127.0.0.1:{}", free_port()),
+        ),
+        (
+            "MTX_WEBRTCLOCALUDPADDRESS".to_string(),
+            format!("127.0.0.1:{}", free_port()),
+        ),
         ("MTX_APIADDRESS".to_string(), format!("127.0.0.1:{api}")),
     ];
     let config = reference.display().to_string();
@@ -146,7 +155,7 @@ fn mediamtx_reference_config_starts() {
         .wait_log_line(&["WARN", "not implemented"], Duration::from_secs(5))
         .unwrap_or_else(|| panic!("no warning about unimplemented keys:\n{}", server.log()));
     eprintln!("{line}");
-    for key in ["rtsp", "hls", "webrtc", "srt"] {
+    for key in ["rtsp", "hls", "srt"] {
         assert!(
             line.split(|c: char| !c.is_ascii_alphanumeric())
                 .any(|w| w == key),
@@ -175,7 +184,7 @@ fn mediamtx_yml_in_working_directory_is_used() {
         dir.join("mediamtx.yml"),
         format!(
             "rtmpAddress: 127.0.0.1:{rtmp}\napi: yes\napiAddress: 127.0.0.1:{api}\n\
-             writeQueueSize: 256\npaths:\n  all_others:\n"
+             writeQueueSize: 256\nwebrtc: no\npaths:\n  all_others:\n"
         ),
     )
     .unwrap();
@@ -202,6 +211,15 @@ fn embedded_default_and_env_overrides() {
             format!("127.0.0.1:{}", free_port()),
         ),
         ("MTX_API".to_string(), "yes".to_string()),
+        // WebRTC is on in these configurations: keep it off the default ports.
+        (
+            "MTX_WEBRTCADDRESS".to_string(),
+            format!("127.0.0.1:{}", free_port()),
+        ),
+        (
+            "MTX_WEBRTCLOCALUDPADDRESS".to_string(),
+            format!("127.0.0.1:{}", free_port()),
+        ),
         ("MTX_APIADDRESS".to_string(), format!("127.0.0.1:{api}")),
         ("MTX_WRITEQUEUESIZE".to_string(), "2048".to_string()),
     ];

@@ -30,10 +30,23 @@ fn gstreamer_rtmp2sink_publishes() {
         .args(["!", "h264parse", "!", "flvmux", "name=m", "streamable=true"])
         .args(["!", "rtmp2sink", &format!("location={url}")])
         .args(["audiotestsrc", "is-live=true", "num-buffers=470"])
-        .args(["!", "audioconvert", "!", "avenc_aac", "!", "aacparse", "!", "m."]);
+        .args([
+            "!",
+            "audioconvert",
+            "!",
+            "avenc_aac",
+            "!",
+            "aacparse",
+            "!",
+            "m.",
+        ]);
     let mut publisher = Proc::spawn("gst-publisher", cmd, &server.dir);
     let path = server.wait_ready("live/gst", Duration::from_secs(20));
-    assert_eq!(path["tracks"], serde_json::json!(["H264", "MPEG-4 Audio"]), "{path}");
+    assert_eq!(
+        path["tracks"],
+        serde_json::json!(["H264", "MPEG-4 Audio"]),
+        "{path}"
+    );
     let streams = probe(&url, 3);
     assert_h264_aac(&streams, 45, 70);
     let status = publisher

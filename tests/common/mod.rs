@@ -396,7 +396,8 @@ impl Server {
              rtmpAddress: 127.0.0.1:{rtmp_port}\n\
              rtmpEncryption: \"no\"\n\
              api: yes\n\
-             apiAddress: 127.0.0.1:{api_port}\n"
+             apiAddress: 127.0.0.1:{api_port}\n\
+             webrtc: no\n"
         );
         yaml.push_str(&opts.yaml);
         if !opts.yaml.lines().any(|l| l.starts_with("paths:")) {

@@ -139,6 +139,57 @@ impl From<&ConnInfo> for RtmpConn {
     }
 }
 
+/// `WebRTCSession` (the fields a `ConnInfo` knows; RTP counters are not tracked yet).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WebRtcSession {
+    pub id: String,
+    pub created: String,
+    pub remote_addr: String,
+    pub peer_connection_established: bool,
+    pub local_candidate: String,
+    pub remote_candidate: String,
+    pub state: &'static str,
+    pub path: String,
+    pub query: String,
+    pub user: String,
+    pub user_agent: String,
+    pub inbound_bytes: u64,
+    pub outbound_bytes: u64,
+    pub outbound_frames_discarded: u64,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+}
+
+impl From<&ConnInfo> for WebRtcSession {
+    fn from(c: &ConnInfo) -> WebRtcSession {
+        let d = c.details.lock();
+        let rx = c.bytes_received.load(Ordering::Relaxed);
+        let tx = c.bytes_sent.load(Ordering::Relaxed);
+        WebRtcSession {
+            id: c.id.to_string(),
+            created: rfc3339(c.created),
+            remote_addr: c.remote_addr.to_string(),
+            peer_connection_established: rx > 0 || tx > 0,
+            local_candidate: String::new(),
+            remote_candidate: String::new(),
+            state: match d.state.api_name() {
+                "publish" => "publish",
+                _ => "read",
+            },
+            path: d.path.clone(),
+            query: d.query.clone(),
+            user: d.user.clone(),
+            user_agent: d.user_agent.clone(),
+            inbound_bytes: rx,
+            outbound_bytes: tx,
+            outbound_frames_discarded: c.frames_discarded.load(Ordering::Relaxed),
+            bytes_received: rx,
+            bytes_sent: tx,
+        }
+    }
+}
+
 /// `*List`: a page of items.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

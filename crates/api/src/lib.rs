@@ -61,6 +61,7 @@ pub struct ApiState {
     pub paths: Arc<PathManager>,
     pub rtmp_conns: Arc<ConnRegistry>,
     pub rtmps_conns: Arc<ConnRegistry>,
+    pub webrtc_sessions: Arc<ConnRegistry>,
     /// Applies a new validated config to the whole server (paths, listeners...).
     /// Err = message for a 400.
     pub apply_conf: Arc<dyn Fn(Conf) -> Result<(), String> + Send + Sync>,
@@ -168,6 +169,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/v3/paths/get/", get(on_invalid_name))
         .route("/v3/paths/forward/list", get(on_forward_list))
         .route("/v3/paths/forward/get", get(on_forward_get))
+        .route("/v3/webrtcsessions/list", get(on_webrtc_list))
+        .route("/v3/webrtcsessions/get/{id}", get(on_webrtc_get))
+        .route("/v3/webrtcsessions/kick/{id}", post(on_webrtc_kick))
         .route("/v3/rtmpconns/list", get(on_rtmp_list))
         .route("/v3/rtmpconns/get/{id}", get(on_rtmp_get))
         .route("/v3/rtmpconns/kick/{id}", post(on_rtmp_kick))
@@ -420,6 +424,40 @@ async fn on_forward_get(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
         .find(|f| f.id == id)
         .ok_or_else(|| ApiError::not_found("forward destination not found"))?;
     Ok(Json(item).into_response())
+}
+
+// ---- WebRTC sessions ----
+
+async fn on_webrtc_list(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
+    let items: Vec<json::WebRtcSession> = sh
+        .st
+        .webrtc_sessions
+        .list()
+        .iter()
+        .map(|c| json::WebRtcSession::from(&**c))
+        .collect();
+    let list = paginate(items, &query_map(&uri)).map_err(ApiError::bad_request)?;
+    Ok(Json(list).into_response())
+}
+
+async fn on_webrtc_get(
+    State(sh): St,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let id = conn_id(id)?;
+    let c = sh
+        .st
+        .webrtc_sessions
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("session not found"))?;
+    Ok(Json(json::WebRtcSession::from(&*c)).into_response())
+}
+
+async fn on_webrtc_kick(
+    State(sh): St,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    conns_kick(&sh.st.webrtc_sessions, id)
 }
 
 // ---- RTMP / RTMPS connections ----

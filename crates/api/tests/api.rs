@@ -36,6 +36,7 @@ fn env(yaml: &str) -> Env {
         paths,
         rtmp_conns: ConnRegistry::new(),
         rtmps_conns: ConnRegistry::new(),
+        webrtc_sessions: ConnRegistry::new(),
         apply_conf: Arc::new(move |c: Conf| {
             p.set_conf(Arc::new(c.clone()));
             a.lock().unwrap().push(c);

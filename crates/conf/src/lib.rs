@@ -61,6 +61,13 @@ pub const IMPLEMENTED_GLOBAL_KEYS: &[&str] = &[
     "rtmpsAddress",
     "rtmpServerKey",
     "rtmpServerCert",
+    "webrtc",
+    "webrtcAddress",
+    "webrtcAllowOrigins",
+    "webrtcLocalUDPAddress",
+    "webrtcIPsFromInterfaces",
+    "webrtcAdditionalHosts",
+    "webrtcHandshakeTimeout",
     "pathDefaults",
     "paths",
 ];

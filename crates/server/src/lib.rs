@@ -18,7 +18,7 @@ use tracing_subscriber::{reload, EnvFilter};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 const HELP: &str = "\
-ferrocast: live media server (RTMP/RTMPS today; MediaMTX-compatible configuration and API)
+ferrocast: live media server (RTMP/RTMPS, WebRTC WHIP/WHEP; MediaMTX-compatible configuration and API)
 
 Usage: ferrocast [CONFIG]
 
@@ -255,6 +255,30 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
         )));
     servers.apply_rtmp(&conf).await?;
 
+    let webrtc_sessions = ConnRegistry::new();
+    if conf.webrtc {
+        let l = bind("WebRTC", &conf.webrtc_address).await?;
+        let cfg = ferrocast_webrtc::WebRtcConfig {
+            paths: servers.paths.clone(),
+            sessions: webrtc_sessions.clone(),
+            udp_addr: listen_addr(&conf.webrtc_local_udp_address)?,
+            additional_hosts: conf.webrtc_additional_hosts.clone(),
+            ips_from_interfaces: conf.webrtc_ips_from_interfaces,
+            handshake_timeout: conf.webrtc_handshake_timeout,
+            allow_origins: conf.webrtc_allow_origins.clone(),
+        };
+        info!(
+            "WebRTC listener opened on {} (HTTP), {} (UDP)",
+            conf.webrtc_address, conf.webrtc_local_udp_address
+        );
+        let token = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = ferrocast_webrtc::serve(l, cfg, token).await {
+                error!("WebRTC server stopped: {e}");
+            }
+        });
+    }
+
     if conf.api {
         let l = bind("API", &conf.api_address).await?;
         info!("API listener opened on {}", conf.api_address);
@@ -282,6 +306,7 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
             paths: servers.paths.clone(),
             rtmp_conns: servers.rtmp_conns.clone(),
             rtmps_conns: servers.rtmps_conns.clone(),
+            webrtc_sessions: webrtc_sessions.clone(),
             apply_conf: Arc::new(apply),
             started: SystemTime::now(),
             version: VERSION,

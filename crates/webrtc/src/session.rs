@@ -1,0 +1,493 @@
+//! One WebRTC session: the tokio driver around a str0m `Rtc`.
+//!
+//! read (datagrams from the demultiplexer) -> `handle_input` -> drain `poll_output` until
+//! `Timeout` (transmits go out on the shared socket, events drive ingest) -> wait for the
+//! next datagram, timeout, bus units (readers) or kick. Every mutation of the `Rtc` is
+//! followed by a complete drain, as str0m requires.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrocast_core::conns::ConnGuard;
+use ferrocast_core::{Codec, Publisher, ReadError, Reader, Unit};
+use str0m::media::{KeyframeRequestKind, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::egress::{str0m_codec, Egress};
+use crate::ingest::{InFrame, Ingest, IngestEvent};
+use crate::udp::SessionMsg;
+
+/// A connected session that hears nothing from its peer this long is gone (browsers and
+/// aiortc send ICE consent checks every few seconds, RFC 7675).
+const INACTIVITY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(crate) enum Role {
+    Read {
+        reader: Reader,
+        egress: Egress,
+        /// Payload type per egress track, found on first write.
+        pts: Vec<Option<Pt>>,
+        tracks_version: u64,
+        dropped_reported: u64,
+        drops_since_log: u64,
+        last_drop_log: Instant,
+        keyframe_requests: u64,
+    },
+    Publish {
+        publisher: Publisher,
+        ingest: Ingest,
+    },
+}
+
+/// Where the session sends and how it names the local end of a datagram.
+pub(crate) struct Net {
+    pub socket: Arc<UdpSocket>,
+    /// The socket is IPv6 (IPv4 peers are reached through mapped addresses).
+    pub v6: bool,
+    /// Host candidates: a datagram is reported to str0m as received on one of them.
+    pub candidates: Vec<SocketAddr>,
+}
+
+impl Net {
+    /// The local candidate a datagram from `source` most likely arrived on. The socket may be
+    /// bound to a wildcard address, which does not tell; any host candidate of the family
+    /// works for ICE-lite, and replies leave through the same socket either way.
+    fn destination(&self, source: SocketAddr) -> SocketAddr {
+        let same_family = |c: &&SocketAddr| c.is_ipv4() == source.is_ipv4();
+        self.candidates
+            .iter()
+            .filter(same_family)
+            .find(|c| c.ip().is_loopback() == source.ip().is_loopback())
+            .or_else(|| self.candidates.iter().find(same_family))
+            .or_else(|| self.candidates.first())
+            .copied()
+            .unwrap_or(source)
+    }
+
+    fn send_addr(&self, dest: SocketAddr) -> SocketAddr {
+        match (self.v6, dest) {
+            (true, SocketAddr::V4(v4)) => {
+                SocketAddr::new(std::net::IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
+            }
+            _ => dest,
+        }
+    }
+}
+
+pub(crate) struct Session {
+    pub rtc: Rtc,
+    pub net: Arc<Net>,
+    pub rx: mpsc::Receiver<SessionMsg>,
+    pub guard: ConnGuard,
+    pub token: CancellationToken,
+    pub role: Role,
+    pub path: String,
+    /// The HTTP client, for logs.
+    pub peer: SocketAddr,
+    pub handshake_timeout: Duration,
+    pub created: Instant,
+    pub connected: bool,
+    pub ice_peer: Option<SocketAddr>,
+    pub last_rx: Instant,
+    pub input_errors: u64,
+}
+
+enum Wake {
+    Msg(Option<SessionMsg>),
+    Units(Result<usize, ReadError>),
+    Timeout,
+    Kicked,
+}
+
+impl Session {
+    fn tag(&self) -> String {
+        format!("webrtc session {} [{}]", self.peer, self.guard.info.id)
+    }
+
+    /// Runs the session to its end; returns why it ended.
+    pub async fn run(&mut self) -> String {
+        let mut batch: Vec<Arc<Unit>> = Vec::new();
+        let cancelled = self.token.clone().cancelled_owned();
+        tokio::pin!(cancelled);
+        loop {
+            let timeout = match self.drain().await {
+                Ok(t) => t,
+                Err(reason) => return reason,
+            };
+            if !self.rtc.is_alive() {
+                return "the peer connection closed".into();
+            }
+            let now = Instant::now();
+            let limit = if self.connected {
+                self.last_rx + INACTIVITY_TIMEOUT
+            } else {
+                self.created + self.handshake_timeout
+            };
+            if now >= limit {
+                return if self.connected {
+                    format!("nothing received from the peer for {INACTIVITY_TIMEOUT:?}")
+                } else {
+                    format!(
+                        "no WebRTC connection within {:?} (webrtcHandshakeTimeout): ICE or DTLS \
+                         did not complete",
+                        self.handshake_timeout
+                    )
+                };
+            }
+            let deadline = timeout.min(limit);
+            let queue = match &self.role {
+                Role::Read { reader, .. } if self.connected => Some(reader.queue().clone()),
+                _ => None,
+            };
+            let wake = tokio::select! {
+                biased;
+                _ = &mut cancelled => Wake::Kicked,
+                m = self.rx.recv() => Wake::Msg(m),
+                r = async {
+                    match &queue {
+                        Some(q) => q.recv(&mut batch).await,
+                        None => std::future::pending().await,
+                    }
+                } => Wake::Units(r),
+                _ = tokio::time::sleep_until(deadline.into()) => Wake::Timeout,
+            };
+            let result = match wake {
+                Wake::Kicked => {
+                    return "closed by the server (kicked, path removed or replaced, or shutting \
+                            down)"
+                        .into()
+                }
+                Wake::Msg(None) => return "the server is shutting down".into(),
+                Wake::Msg(Some(SessionMsg::Close(reason))) => return reason.into(),
+                Wake::Msg(Some(SessionMsg::Candidate(c))) => {
+                    match Candidate::from_sdp_string(&c) {
+                        Ok(c) => self.rtc.add_remote_candidate(c),
+                        Err(e) => debug!("{}: ignoring trickled candidate {c:?}: {e}", self.tag()),
+                    }
+                    Ok(())
+                }
+                Wake::Msg(Some(SessionMsg::Datagram { source, data, at })) => {
+                    self.on_datagram(source, &data, at);
+                    Ok(())
+                }
+                Wake::Timeout => self
+                    .rtc
+                    .handle_input(Input::Timeout(Instant::now()))
+                    .map_err(|e| format!("WebRTC error: {e}")),
+                Wake::Units(Ok(_)) => self.on_units(&mut batch).await,
+                Wake::Units(Err(ReadError::Closed(reason))) => return reason,
+            };
+            if let Err(reason) = result {
+                return reason;
+            }
+        }
+    }
+
+    /// Closes the peer connection politely (RTCP BYE, DTLS close_notify) when it is still
+    /// up, so the peer notices at once instead of after its timeouts.
+    pub async fn close(&mut self) {
+        if self.rtc.is_alive() && self.rtc.close().is_ok() {
+            let _ = self.drain().await;
+        }
+    }
+
+    fn on_datagram(&mut self, source: SocketAddr, data: &[u8], at: Instant) {
+        self.last_rx = at;
+        if self.ice_peer.is_none() {
+            self.ice_peer = Some(source);
+        }
+        self.guard
+            .info
+            .bytes_received
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        let destination = self.net.destination(source);
+        let input = match Receive::new(Protocol::Udp, source, destination, data) {
+            Ok(r) => Input::Receive(at, r),
+            Err(e) => {
+                self.note_bad_input(source, &format!("not STUN, DTLS, RTP or RTCP: {e}"));
+                return;
+            }
+        };
+        if let Err(e) = self.rtc.handle_input(input) {
+            // A broken packet from the peer's address (or one spoofing it) is dropped; a
+            // fatal error ends the Rtc, which `is_alive` reports after the drain.
+            self.note_bad_input(source, &e.to_string());
+        }
+    }
+
+    fn note_bad_input(&mut self, source: SocketAddr, what: &str) {
+        self.input_errors += 1;
+        if self.input_errors == 1 {
+            info!(
+                "{}: dropping a bad datagram from {source}: {what} (logged once per session)",
+                self.tag()
+            );
+        }
+    }
+
+    /// Drains str0m's output until it asks for the next timeout.
+    async fn drain(&mut self) -> Result<Instant, String> {
+        loop {
+            let out = self
+                .rtc
+                .poll_output()
+                .map_err(|e| format!("WebRTC error: {e}"))?;
+            match out {
+                Output::Timeout(t) => return Ok(t),
+                Output::Transmit(t) => {
+                    let dest = self.net.send_addr(t.destination);
+                    let sent = match self.net.socket.try_send_to(&t.contents, dest) {
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            self.net.socket.send_to(&t.contents, dest).await
+                        }
+                        r => r,
+                    };
+                    match sent {
+                        Ok(n) => {
+                            self.guard
+                                .info
+                                .bytes_sent
+                                .fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                        // The peer's network is its own business: UDP loses packets.
+                        Err(e) => debug!("{}: send to {dest} failed: {e}", self.tag()),
+                    }
+                }
+                Output::Event(e) => self.on_event(e)?,
+            }
+        }
+    }
+
+    fn on_event(&mut self, e: Event) -> Result<(), String> {
+        match e {
+            Event::Connected => {
+                self.connected = true;
+                self.last_rx = Instant::now();
+                let what = match &self.role {
+                    Role::Read { egress, .. } => format!(
+                        "is reading from path '{}', {} track(s) ({})",
+                        self.path,
+                        egress.tracks.len(),
+                        egress
+                            .tracks
+                            .iter()
+                            .map(|t| t.codec.api_name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Role::Publish { .. } => {
+                        format!(
+                            "peer connection established, waiting for media for path '{}'",
+                            self.path
+                        )
+                    }
+                };
+                info!(
+                    "{}: {what} (ICE peer {})",
+                    self.tag(),
+                    self.ice_peer
+                        .map(|a| a.to_string())
+                        .unwrap_or_else(|| "?".into())
+                );
+            }
+            Event::IceConnectionStateChange(s) => {
+                debug!("{}: ICE {s:?}", self.tag());
+                if s == IceConnectionState::Disconnected {
+                    return Err("ICE disconnected (the peer went away)".into());
+                }
+            }
+            Event::MediaAdded(m) => match &mut self.role {
+                Role::Read { egress, .. } => egress.media_added(m.mid, m.kind),
+                Role::Publish { ingest, .. } => {
+                    if m.direction.is_receiving() {
+                        ingest.media_added(m.mid, m.kind)
+                    }
+                }
+            },
+            Event::MediaData(d) => {
+                let tag = self.tag();
+                let Role::Publish { publisher, ingest } = &mut self.role else {
+                    return Ok(());
+                };
+                let codec = match d.params.spec().codec {
+                    str0m::format::Codec::H264 => Some(Codec::H264),
+                    str0m::format::Codec::Vp8 => Some(Codec::Vp8),
+                    str0m::format::Codec::Opus => Some(Codec::Opus),
+                    _ => None,
+                };
+                let frame = InFrame {
+                    mid: d.mid,
+                    codec,
+                    rtp_time: d.time.numer(),
+                    arrival: d.network_time,
+                    contiguous: d.contiguous,
+                    data: &d.data,
+                };
+                let mut keyframe_requests: Vec<Mid> = Vec::new();
+                for ev in ingest.push(frame, Instant::now()) {
+                    match ev {
+                        IngestEvent::Start(tracks) => {
+                            let codecs: Vec<_> =
+                                tracks.iter().map(|t| t.codec.api_name()).collect();
+                            publisher
+                                .start(tracks)
+                                .map_err(|e| format!("cannot start the stream: {e}"))?;
+                            info!(
+                                "{tag}: is publishing to path '{}', {} track(s) ({})",
+                                self.path,
+                                codecs.len(),
+                                codecs.join(", ")
+                            );
+                        }
+                        IngestEvent::TracksChanged(tracks) => {
+                            if let Some(s) = publisher.stream() {
+                                s.update_tracks(tracks);
+                            }
+                        }
+                        IngestEvent::Unit(u) => publisher.write(u),
+                        IngestEvent::RequestKeyframe(mid) => keyframe_requests.push(mid),
+                    }
+                }
+                for mid in keyframe_requests {
+                    self.request_keyframe(mid);
+                }
+            }
+            Event::KeyframeRequest(r) => {
+                // TODO(core): forward upstream once the core carries keyframe requests to
+                // publishers; readers start from the GOP cache meanwhile, so a new reader
+                // does not need one.
+                if let Role::Read {
+                    keyframe_requests, ..
+                } = &mut self.role
+                {
+                    *keyframe_requests += 1;
+                    debug!(
+                        "{}: the peer asked for a keyframe ({:?})",
+                        self.tag(),
+                        r.kind
+                    );
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn request_keyframe(&mut self, mid: Mid) {
+        let Some(mut w) = self.rtc.writer(mid) else {
+            return;
+        };
+        for kind in [KeyframeRequestKind::Pli, KeyframeRequestKind::Fir] {
+            if w.is_request_keyframe_possible(kind) {
+                if let Err(e) = w.request_keyframe(None, kind) {
+                    debug!("keyframe request on {mid}: {e}");
+                }
+                return;
+            }
+        }
+    }
+
+    async fn on_units(&mut self, batch: &mut Vec<Arc<Unit>>) -> Result<(), String> {
+        let now = Instant::now();
+        let mut units = std::mem::take(batch);
+        let mut bytes = 0u64;
+        for unit in units.drain(..) {
+            let Role::Read {
+                reader,
+                egress,
+                pts,
+                tracks_version,
+                ..
+            } = &mut self.role
+            else {
+                break;
+            };
+            let stream = reader.stream().clone();
+            let v = stream.tracks_version();
+            if v != *tracks_version {
+                *tracks_version = v;
+                egress.update_tracks(&stream.tracks());
+            }
+            let Some(frame) = egress.frame(&unit, now) else {
+                continue;
+            };
+            let Some(idx) = egress.tracks.iter().position(|t| t.track == unit.track) else {
+                continue;
+            };
+            let Some(writer) = self.rtc.writer(frame.mid) else {
+                continue;
+            };
+            let pt = match pts[idx] {
+                Some(pt) => pt,
+                None => {
+                    let want = str0m_codec(frame.codec);
+                    let Some(pt) = writer
+                        .payload_params()
+                        .find(|p| Some(p.spec().codec) == want)
+                        .map(|p| p.pt())
+                    else {
+                        continue;
+                    };
+                    pts[idx] = Some(pt);
+                    pt
+                }
+            };
+            let len = frame.data.len();
+            match writer.write(pt, frame.wallclock, frame.rtp_time, frame.data) {
+                Ok(()) => bytes += len as u64,
+                Err(e) => debug!("{}: write failed: {e}", self.tag()),
+            }
+            self.drain().await?;
+        }
+        *batch = units;
+        if batch.capacity() > 64 {
+            batch.shrink_to(16);
+        }
+        let tag = self.tag();
+        if let Role::Read {
+            reader,
+            dropped_reported,
+            drops_since_log,
+            last_drop_log,
+            egress,
+            ..
+        } = &mut self.role
+        {
+            reader
+                .stream()
+                .bytes_sent
+                .fetch_add(bytes, Ordering::Relaxed);
+            let dropped = reader.queue().dropped();
+            if dropped > *dropped_reported {
+                *drops_since_log += dropped - *dropped_reported;
+                self.guard
+                    .info
+                    .frames_discarded
+                    .store(dropped, Ordering::Relaxed);
+                *dropped_reported = dropped;
+            }
+            if *drops_since_log > 0 && last_drop_log.elapsed() >= Duration::from_secs(1) {
+                warn!(
+                    "{tag}: reader too slow for path '{}': {} units dropped since last report; \
+                     it resumes at the next keyframe",
+                    reader.path_name(),
+                    drops_since_log
+                );
+                *drops_since_log = 0;
+                *last_drop_log = Instant::now();
+            }
+            if egress.malformed == 1 {
+                warn!("{tag}: dropping malformed H264 units (NAL lengths do not add up)");
+                egress.malformed += 1;
+            }
+        }
+        Ok(())
+    }
+}

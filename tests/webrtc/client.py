@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""WHEP reader and WHIP publisher on aiortc, for Ferrocast's end-to-end tests.
+
+  client.py whep URL [--seconds S]          read, decode, print one JSON line of counts
+  client.py offer                           print a recvonly video+audio offer
+  client.py whip URL [--seconds S] [--codec h264|vp8]
+                                            publish synthetic 320x240 video + Opus audio
+
+Only 127.0.0.1 host candidates and no STUN server (aiortc's defaults would offer every
+interface and ask a public STUN server). Exit status 0 when the session ran; the caller
+asserts on the JSON line.
+"""
+
+import argparse
+import asyncio
+import fractions
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import aioice.ice
+
+# Host candidates on loopback only (see shared INTEROP.md, WebRTC section).
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+
+from aiortc import (  # noqa: E402
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+    VideoStreamTrack,
+)
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError  # noqa: E402
+from av import VideoFrame  # noqa: E402
+
+
+def http(method, url, body=None, content_type=None):
+    req = urllib.request.Request(url, data=body, method=method)
+    if content_type:
+        req.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+def absolute(base, location):
+    if location.startswith("http"):
+        return location
+    scheme_host = base.split("/", 3)[:3]
+    return "/".join(scheme_host) + location
+
+
+async def negotiate(pc, url):
+    await pc.setLocalDescription(await pc.createOffer())
+    status, headers, body = await asyncio.get_running_loop().run_in_executor(
+        None,
+        lambda: http("POST", url, pc.localDescription.sdp.encode(), "application/sdp"),
+    )
+    if status != 201:
+        print(json.dumps({"error": f"POST {url}: {status} {body}"}), flush=True)
+        sys.exit(2)
+    location = headers.get("Location") or headers.get("location")
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=body, type="answer"))
+    except Exception:
+        sys.stderr.write("the answer aiortc refused:\n" + body + "\n")
+        raise
+    return absolute(url, location)
+
+
+async def whep(url, seconds):
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("video", direction="recvonly")
+    pc.addTransceiver("audio", direction="recvonly")
+    stats = {"video_frames": 0, "audio_frames": 0, "width": 0, "height": 0,
+             "first_frame_s": None}
+    start = time.monotonic()
+    tasks = []
+
+    async def consume(track):
+        try:
+            while True:
+                frame = await track.recv()
+                if track.kind == "video":
+                    stats["video_frames"] += 1
+                    stats["width"], stats["height"] = frame.width, frame.height
+                    if stats["first_frame_s"] is None:
+                        stats["first_frame_s"] = round(time.monotonic() - start, 3)
+                else:
+                    stats["audio_frames"] += 1
+        except MediaStreamError:
+            pass
+
+    @pc.on("track")
+    def on_track(track):
+        tasks.append(asyncio.ensure_future(consume(track)))
+
+    location = await negotiate(pc, url)
+    await asyncio.sleep(seconds)
+    stats["connection"] = pc.connectionState
+    stats["location"] = location
+    status, _, _ = http("DELETE", location)
+    stats["delete_status"] = status
+    print(json.dumps(stats), flush=True)
+    for t in tasks:
+        t.cancel()
+    await pc.close()
+
+
+class Pattern(VideoStreamTrack):
+    """320x240 frames whose brightness changes every frame, at 30 fps."""
+
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    async def recv(self):
+        pts, time_base = await self.next_timestamp()
+        frame = VideoFrame(width=320, height=240, format="yuv420p")
+        self.n += 1
+        for i, p in enumerate(frame.planes):
+            value = (self.n * 3) % 200 + 20 if i == 0 else 128
+            p.update(bytes([value]) * p.buffer_size)
+        frame.pts = pts
+        frame.time_base = time_base
+        return frame
+
+
+async def whip(url, seconds, codec):
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    video = pc.addTransceiver(Pattern(), direction="sendonly")
+    pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    mime = {"h264": "video/H264", "vp8": "video/VP8"}[codec]
+    prefs = [c for c in RTCRtpSender.getCapabilities("video").codecs
+             if c.mimeType == mime or c.mimeType == "video/rtx"]
+    video.setCodecPreferences(prefs)
+    location = await negotiate(pc, url)
+    print(json.dumps({"published": location}), flush=True)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    result = {"connection": pc.connectionState}
+    status, _, _ = http("DELETE", location)
+    result["delete_status"] = status
+    print(json.dumps(result), flush=True)
+    await pc.close()
+
+
+async def offer():
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("video", direction="recvonly")
+    pc.addTransceiver("audio", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    sys.stdout.write(pc.localDescription.sdp)
+    await pc.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["whep", "whip", "offer"])
+    ap.add_argument("url", nargs="?")
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--codec", choices=["h264", "vp8"], default="h264")
+    a = ap.parse_args()
+    if a.mode == "offer":
+        asyncio.run(offer())
+    elif a.mode == "whep":
+        asyncio.run(whep(a.url, a.seconds))
+    else:
+        asyncio.run(whip(a.url, a.seconds, a.codec))
+
+
+if __name__ == "__main__":
+    main()
