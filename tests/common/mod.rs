@@ -396,9 +396,12 @@ impl Server {
              rtmpAddress: 127.0.0.1:{rtmp_port}\n\
              rtmpEncryption: \"no\"\n\
              api: yes\n\
-             apiAddress: 127.0.0.1:{api_port}\n\
-             webrtc: no\n"
+             apiAddress: 127.0.0.1:{api_port}\n"
         );
+        if !opts.yaml.lines().any(|l| l.starts_with("webrtc")) {
+            // Off unless a test configures it: parallel servers can't share its ports.
+            yaml.push_str("webrtc: no\n");
+        }
         yaml.push_str(&opts.yaml);
         if !opts.yaml.lines().any(|l| l.starts_with("paths:")) {
             yaml.push_str("\npaths:\n  all_others:\n");
@@ -921,4 +924,65 @@ impl Nginx {
     pub fn url(&self, path: &str) -> String {
         format!("rtmp://127.0.0.1:{}/{path}", self.port)
     }
+}
+
+// ------------------------------------------------------------------------------ aiortc
+
+/// A python3 that can import aiortc; panics with the install command otherwise.
+pub fn aiortc_python() -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
+    let mut candidates: Vec<PathBuf> = vec![];
+    if let Some(p) = std::env::var_os("FERROCAST_PYTHON") {
+        candidates.push(p.into());
+    }
+    candidates.push(target.join("webrtc-venv/bin/python3"));
+    candidates.push("python3".into());
+    for c in &candidates {
+        let ok = Command::new(c)
+            .args(["-c", "import aiortc, av"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if ok {
+            return c.clone();
+        }
+    }
+    panic!(
+        "no python3 with aiortc found (tried {candidates:?}): the WebRTC end-to-end tests need \
+         it. Install it with `python3 -m venv {venv} && {venv}/bin/pip install aiortc` \
+         (or `pip install aiortc`, or set FERROCAST_PYTHON to a python that has it)",
+        venv = target.join("webrtc-venv").display()
+    );
+}
+
+pub fn client_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/webrtc/client.py")
+}
+
+/// Runs the aiortc client and returns its last JSON line.
+pub fn run_client(args: &[&str], timeout: Duration) -> Value {
+    let mut cmd = Command::new(aiortc_python());
+    cmd.arg(client_script()).args(args);
+    let r = run(cmd, timeout);
+    eprintln!(
+        "client {args:?}: {:?}\n{}\n{}",
+        r.status, r.stdout, r.stderr
+    );
+    assert!(
+        r.success(),
+        "the aiortc client failed ({:?}):\n{}\n{}",
+        r.status,
+        r.stdout,
+        r.stderr
+    );
+    let line = r
+        .stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("the aiortc client printed no JSON: {}", r.stdout));
+    serde_json::from_str(line).expect("JSON from the client")
 }

@@ -268,12 +268,14 @@ impl ReaderQueue {
 
     /// Starts or stops delivering a track to this reader (e.g. a rendition instead of
     /// the original audio).
+    /// Units of a track turned off that are still queued are removed.
     pub fn set_track(&self, track: usize, on: bool) {
         if track < 63 {
             if on {
                 self.mask.fetch_or(1 << track, Ordering::AcqRel);
             } else {
                 self.mask.fetch_and(!(1 << track), Ordering::AcqRel);
+                self.state.lock().items.retain(|u| u.track != track);
             }
         }
     }

@@ -15,6 +15,8 @@ use tokio::net::TcpListener;
 use tracing::{error, info, warn};
 use tracing_subscriber::{reload, EnvFilter};
 
+mod renditions;
+
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 const HELP: &str = "\
@@ -248,6 +250,7 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
         }),
         shutdown: shutdown.clone(),
     });
+    servers.paths.set_transcoders(renditions::factory());
     servers
         .paths
         .set_forwarder(ferrocast_core::forward::ForwarderFactory(Arc::new(

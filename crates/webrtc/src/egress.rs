@@ -49,12 +49,19 @@ pub(crate) struct Plan {
 
 /// Chooses the tracks to send (the first video and the first audio track WebRTC can
 /// carry) and the codec configuration that makes str0m answer with them.
-pub(crate) fn plan(tracks: &[Track], offer: &str) -> Result<Plan, String> {
+pub(crate) fn plan(
+    tracks: &[Track],
+    wanted: impl Fn(usize) -> bool,
+    offer: &str,
+) -> Result<Plan, String> {
     let mut out = Vec::new();
     let mut codecs = CodecConfig::empty();
     let mut skipped = Vec::new();
     let (mut have_video, mut have_audio) = (false, false);
     for (i, t) in tracks.iter().enumerate() {
+        if !wanted(i) {
+            continue; // e.g. AAC replaced by its Opus rendition
+        }
         let video = t.codec.is_video();
         if (video && have_video) || (!video && have_audio) {
             skipped.push(t.codec.api_name());
@@ -92,9 +99,8 @@ pub(crate) fn plan(tracks: &[Track], offer: &str) -> Result<Plan, String> {
                 codecs.enable_opus(true, false);
                 true
             }
-            // TODO(renditions): an AAC track is served through the path's AAC -> Opus
-            // rendition (crates/transcode) once it exists: attach this reader to the
-            // rendition's Opus track here and plan it like `Codec::Opus`.
+            // AAC reaches WebRTC readers through the path's AAC -> Opus rendition (see
+            // `http.rs`); without a transcoder it is not sent.
             Codec::Aac => false,
             _ => false,
         };
@@ -358,17 +364,17 @@ mod tests {
 
     #[test]
     fn plans_h264_and_skips_aac() {
-        let p = plan(&tracks(), OFFER).unwrap();
+        let p = plan(&tracks(), |_| true, OFFER).unwrap();
         assert_eq!(p.tracks.len(), 1);
         assert_eq!(p.skipped, vec!["MPEG-4 Audio"]);
         let pts: Vec<u8> = p.codecs.params().iter().map(|p| *p.pt()).collect();
         assert_eq!(pts, vec![98]);
         // With an audio m-line in the offer, Opus is accepted (idle) for it.
         let offer = format!("{OFFER}m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n");
-        let p = plan(&tracks(), &offer).unwrap();
+        let p = plan(&tracks(), |_| true, &offer).unwrap();
         assert_eq!(p.codecs.params().len(), 2);
         assert_eq!(p.tracks.len(), 1);
-        assert!(plan(&tracks()[1..], OFFER).is_err());
+        assert!(plan(&tracks()[1..], |_| true, OFFER).is_err());
     }
 
     #[test]
@@ -383,7 +389,7 @@ mod tests {
 
     #[test]
     fn frames_carry_parameter_sets_and_pts() {
-        let p = plan(&tracks(), OFFER).unwrap();
+        let p = plan(&tracks(), |_| true, OFFER).unwrap();
         let mut e = Egress::new(p.tracks);
         let unit = Unit::new(
             0,

@@ -518,13 +518,30 @@ fn create_session(
         .clear_codecs();
     let (role, state, what) = match endpoint {
         Endpoint::Whep => {
-            let reader = shared
+            let mut reader = shared
                 .paths
                 .add_reader(&access, session_ref)
                 .map_err(|e| (status_of(&e), e.to_string()))?;
+            // Browsers don't decode AAC: an AAC-only stream is read through the path's
+            // AAC -> Opus rendition (made once per path, shared by all WebRTC readers).
+            let source = reader.stream().source_tracks();
+            if !source
+                .iter()
+                .any(|t| t.codec == ferrocast_core::Codec::Opus)
+            {
+                if let Some(aac) = source
+                    .iter()
+                    .position(|t| t.codec == ferrocast_core::Codec::Aac)
+                {
+                    if let Err(e) = reader.use_rendition(aac, ferrocast_core::Codec::Opus) {
+                        info!("webrtc session [{id}]: AAC audio not sent: {e}");
+                    }
+                }
+            }
             let tracks = reader.stream().tracks();
-            let plan =
-                egress::plan(&tracks, offer_text).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+            let queue = reader.queue().clone();
+            let plan = egress::plan(&tracks, |i| queue.wants(i), offer_text)
+                .map_err(|e| (StatusCode::BAD_REQUEST, e))?;
             *cfg.codec_config() = plan.codecs;
             let served: Vec<_> = plan.tracks.iter().map(|t| t.codec.api_name()).collect();
             let what = if plan.skipped.is_empty() {
