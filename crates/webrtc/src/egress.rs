@@ -190,6 +190,8 @@ pub(crate) struct Egress {
     /// (instant, microseconds) of the timeline origin, set by the first unit.
     origin: Option<(Instant, i64)>,
     pub malformed: u64,
+    /// Set once H264 with B-frames was seen (browsers play it badly: logged once).
+    pub bframes_seen: bool,
 }
 
 /// Margin below the first unit's time, so that units presented before it (B-frames, audio
@@ -202,6 +204,7 @@ impl Egress {
             tracks,
             origin: None,
             malformed: 0,
+            bframes_seen: false,
         }
     }
 
@@ -249,6 +252,14 @@ impl Egress {
         let ticks = rescale(unit.pts, t.clock, rtp_hz) - rescale(origin_us, 1_000_000, rtp_hz);
         let rtp_time = MediaTime::new(ticks.max(0) as u64, t.rtp_clock);
         let wallclock = origin_at + Duration::from_micros(rel_us as u64);
+        if t.codec == Codec::H264 && unit.pts != unit.dts && !self.bframes_seen {
+            self.bframes_seen = true;
+            tracing::warn!(
+                "the H264 stream has B-frames: browsers play it badly over WebRTC (few \
+                 frames per second); configure the encoder without B-frames (OBS: x264 \
+                 options bframes=0, or the baseline profile)"
+            );
+        }
         let data = match t.codec {
             Codec::H264 => {
                 let params = unit.key.then_some((&t.sps[..], &t.pps[..]));

@@ -602,7 +602,7 @@ fn create_session(
             format!("cannot answer the offer: {e}"),
         )
     })?;
-    let answer = fix_rejected_mlines(&answer.to_sdp_string(), offer_text);
+    let answer = crate::sdp::unify_msid(&fix_rejected_mlines(&answer.to_sdp_string(), offer_text));
     if !answer
         .lines()
         .any(|l| l.starts_with("m=") && !l.starts_with("m=application") && !l.contains(" 0 "))

@@ -16,6 +16,10 @@ use crate::h264;
 
 /// How often a keyframe is requested at most while waiting for one.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(1000);
+/// Browsers send a keyframe only when asked (or every few minutes): ask this often, as
+/// MediaMTX does, so readers and forwards that join get a picture within that time (the
+/// GOP cache holds only what follows the last keyframe).
+const KEYFRAME_PERIOD: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 struct InTrack {
@@ -32,6 +36,7 @@ struct InTrack {
     /// After a gap in RTP: drop frames until the next keyframe.
     resync: bool,
     last_request: Option<Instant>,
+    last_key: Option<Instant>,
 }
 
 /// What the driver does with the ingest's results.
@@ -86,6 +91,7 @@ impl Ingest {
             keyed: false,
             resync: false,
             last_request: None,
+            last_key: None,
         });
     }
 
@@ -212,7 +218,14 @@ impl Ingest {
             if key {
                 t.keyed = true;
                 t.resync = false;
-            } else if !t.keyed || t.resync {
+                t.last_key = Some(now);
+            } else if t
+                .last_key
+                .is_some_and(|k| now.duration_since(k) >= KEYFRAME_PERIOD)
+            {
+                Self::request(t, now, &mut out);
+            }
+            if !key && (!t.keyed || t.resync) {
                 Self::request(t, now, &mut out);
                 if started {
                     return out;

@@ -199,3 +199,55 @@ mod tests {
         );
     }
 }
+
+/// Puts every track of an answer in one media stream (the first `a=msid` stream id).
+///
+/// str0m gives each m-line its own stream id; browsers then put video and audio in two
+/// MediaStreams (a player showing `streams[0]` loses the picture when audio arrives) and do
+/// not lip-sync them. MediaMTX answers with one stream for all tracks, and so do we.
+pub fn unify_msid(answer: &str) -> String {
+    let mut stream: Option<String> = None;
+    let mut out = String::with_capacity(answer.len());
+    for line in answer.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\r', '\n']);
+        let ending = &line[body.len()..];
+        let rewritten = if let Some(rest) = body.strip_prefix("a=msid:") {
+            let mut parts = rest.splitn(2, ' ');
+            let id = parts.next().unwrap_or_default();
+            let track = parts.next();
+            let common = stream.get_or_insert_with(|| id.to_string()).clone();
+            match track {
+                Some(t) => format!("a=msid:{common} {t}"),
+                None => format!("a=msid:{common}"),
+            }
+        } else if let (true, Some(pos)) = (body.starts_with("a=ssrc:"), body.find(" msid:")) {
+            let (head, rest) = body.split_at(pos + " msid:".len());
+            let mut parts = rest.splitn(2, ' ');
+            let id = parts.next().unwrap_or_default();
+            let track = parts.next().unwrap_or_default();
+            let common = stream.get_or_insert_with(|| id.to_string()).clone();
+            format!("{head}{common} {track}")
+        } else {
+            body.to_string()
+        };
+        out.push_str(&rewritten);
+        out.push_str(ending);
+    }
+    out
+}
+
+#[cfg(test)]
+mod msid_tests {
+    use super::unify_msid;
+
+    #[test]
+    fn one_stream_for_all_tracks() {
+        let a = "v=0\r\nm=video 9 X 96\r\na=msid:AAA v1\r\na=ssrc:1 msid:AAA v1\r\n\
+                 m=audio 9 X 111\r\na=msid:BBB a1\r\na=ssrc:2 msid:BBB a1\r\n";
+        let u = unify_msid(a);
+        assert!(u.contains("a=msid:AAA a1\r\n"), "{u}");
+        assert!(u.contains("a=ssrc:2 msid:AAA a1\r\n"), "{u}");
+        assert!(!u.contains("BBB"));
+        assert_eq!(unify_msid("garbage"), "garbage");
+    }
+}
