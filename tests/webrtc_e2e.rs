@@ -575,3 +575,28 @@ fn whep_with_b_frames() {
     );
     assert_decoded(&v, 30);
 }
+
+/// Offers that made str0m panic (found by the webrtc_sdp fuzz target) get a 400, and the
+/// server goes on answering good offers.
+#[test]
+fn inconsistent_offer_gets_400() {
+    let rig = Rig::start("bad-offer");
+    let _publisher = rig.publish_rtmp("live/show");
+    let bad = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/webrtc/offer-pt99-in-both-mlines.sdp"),
+    )
+    .expect("fixture")
+    .replace('\n', "\r\n");
+    let r = wait_for(Duration::from_secs(20), || {
+        let r = rig.request("POST", "/live/show/whep", Some("application/sdp"), &bad);
+        (r.status != 404).then_some(r)
+    })
+    .expect("the path becomes ready");
+    assert_eq!(r.status, 400, "{r:?}");
+    let v = run_client(
+        &["whep", &rig.url("live/show/whep"), "--seconds", "2"],
+        Duration::from_secs(60),
+    );
+    assert!(v["video_frames"].as_u64().unwrap_or(0) > 10, "{v}");
+}

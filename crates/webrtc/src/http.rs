@@ -596,7 +596,20 @@ fn create_session(
             rtc.add_local_candidate(c);
         }
     }
-    let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| {
+    // str0m asserts on some inconsistent offers (found by fuzz/fuzz_targets/webrtc_sdp.rs,
+    // e.g. one payload type in two m-lines): such an offer gets a 400, not a dead handler.
+    let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rtc.sdp_api().accept_offer(offer)
+    }))
+    .map_err(|_| {
+        (
+            StatusCode::BAD_REQUEST,
+            "cannot answer the offer: it is inconsistent (e.g. one payload type in two media \
+             sections)"
+                .to_string(),
+        )
+    })?
+    .map_err(|e| {
         (
             StatusCode::BAD_REQUEST,
             format!("cannot answer the offer: {e}"),
