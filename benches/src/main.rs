@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use ferrocast_codec::flv;
+mod common;
+
+use common::{load_flv, pct, proc_cpu_ticks, proc_rss_kb, publish, TICKS_PER_S};
 use ferrocast_rtmp::client::Client;
 use ferrocast_rtmp::session::ClientMode;
 
@@ -123,55 +124,6 @@ struct Shared {
     errors: AtomicU64,
 }
 
-async fn publish(args: Arc<Args>, tags: Vec<flv::FileTag>, shared: Arc<Shared>) {
-    let span = tags.last().map(|t| t.timestamp).unwrap_or(0) + 40;
-    loop {
-        let mut c =
-            match Client::connect(&args.url, ClientMode::Publish, Duration::from_secs(5)).await {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("publisher: {e}; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-        let start = Instant::now();
-        let mut lap = 0u32;
-        'send: loop {
-            for (i, t) in tags.iter().enumerate() {
-                // Sequence headers and metadata only once per connection.
-                let header = t.tag_type == 18
-                    || (t.tag_type == 9
-                        && t.body.len() > 1
-                        && t.body[1] == 0
-                        && t.body[0] & 0x0f == 7)
-                    || (t.tag_type == 8
-                        && t.body.len() > 1
-                        && t.body[0] >> 4 == 10
-                        && t.body[1] == 0);
-                if header && (lap > 0 || i > 64) {
-                    continue;
-                }
-                let ts = t.timestamp + lap * span;
-                let due = start + Duration::from_millis(ts as u64);
-                tokio::time::sleep_until(due.into()).await;
-                if t.tag_type == 9 {
-                    shared
-                        .sent
-                        .lock()
-                        .unwrap()
-                        .insert(fingerprint(&t.body), Instant::now());
-                }
-                if let Err(e) = c.send(t.tag_type, ts, &t.body).await {
-                    eprintln!("publisher: {e}; reconnecting");
-                    break 'send;
-                }
-            }
-            lap += 1;
-        }
-    }
-}
-
 async fn reader(args: Arc<Args>, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
     let t0 = Instant::now();
     let mut c =
@@ -221,31 +173,6 @@ async fn reader(args: Arc<Args>, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
     c.close().await;
 }
 
-fn proc_cpu_ticks(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-}
-
-fn proc_rss_kb(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
 #[tokio::main]
 async fn main() {
     let args = match parse_args() {
@@ -255,26 +182,21 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let data = match std::fs::read(&args.file) {
-        Ok(d) => Bytes::from(d),
+    let tags = match load_flv(&args.file) {
+        Ok(t) => t,
         Err(e) => {
-            eprintln!("ferrocast-bench: cannot read {}: {e}", args.file);
+            eprintln!("ferrocast-bench: {e}");
             std::process::exit(2);
         }
     };
-    let tags: Vec<_> = match flv::read_file(&data) {
-        Ok(t) => t
-            .into_iter()
-            .filter(|t| matches!(t.tag_type, 8 | 9 | 18))
-            .collect(),
-        Err(e) => {
-            eprintln!("ferrocast-bench: {}: {e}", args.file);
-            std::process::exit(2);
-        }
-    };
-    let ticks_per_s = 100.0; // USER_HZ on Linux
     let shared = Arc::new(Shared::default());
-    tokio::spawn(publish(args.clone(), tags, shared.clone()));
+    let sent = shared.clone();
+    tokio::spawn(publish(args.url.clone(), tags, move |body| {
+        sent.sent
+            .lock()
+            .unwrap()
+            .insert(fingerprint(body), Instant::now());
+    }));
     tokio::time::sleep(Duration::from_secs(2)).await;
     println!(
         "| server | readers | delivered Mb/s | server CPU % | CPU % per 100 Mb/s | RSS MB | RSS KB/reader | first keyframe p50/p95 ms | added latency p50/p99 ms | errors |"
@@ -311,7 +233,7 @@ async fn main() {
             let _ = tokio::time::timeout(Duration::from_secs(6), t).await;
         }
         let cpu = match (cpu0, cpu1) {
-            (Some(a), Some(b)) => Some((b - a) as f64 / ticks_per_s / elapsed * 100.0),
+            (Some(a), Some(b)) => Some((b - a) as f64 / TICKS_PER_S / elapsed * 100.0),
             _ => None,
         };
         let mut ttfk = shared.ttfk_ms.lock().unwrap().clone();

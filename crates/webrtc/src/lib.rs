@@ -24,6 +24,230 @@ mod sdp;
 mod session;
 mod udp;
 
+/// Entry points into the SDP and ICE input this crate reads or rewrites itself, for the
+/// fuzz target (`fuzz/fuzz_targets/webrtc_sdp.rs`) and the malformed-input tests
+/// (`tests/malformed_sdp.rs`). Thin wrappers, not an API: nothing outside those may use it.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::net::SocketAddr;
+    use std::sync::{Arc, OnceLock};
+    use std::time::Instant;
+
+    use bytes::Bytes;
+    use str0m::change::SdpOffer;
+    use str0m::config::{CryptoProvider, DtlsCert};
+    use str0m::{Candidate, IceCreds, Output, RtcConfig};
+
+    pub use crate::sdp::OfferedH264;
+    pub use ferrocast_core::{Codec, Track};
+
+    /// `sdp::offered_h264`: the H264 payload types of an offer.
+    pub fn offered_h264(offer: &str) -> Vec<OfferedH264> {
+        crate::sdp::offered_h264(offer)
+    }
+
+    /// `sdp::choose_h264`: the payload type answered for a stream's profile-level-id.
+    pub fn choose_h264(offered: &[OfferedH264], stream: Option<u32>) -> Option<OfferedH264> {
+        crate::sdp::choose_h264(offered, stream)
+    }
+
+    /// `sdp::fix_rejected_mlines`: the answer repair.
+    pub fn fix_rejected_mlines(answer: &str, offer: &str) -> String {
+        crate::sdp::fix_rejected_mlines(answer, offer)
+    }
+
+    /// `sdp::unify_msid`: one media stream for all tracks of an answer.
+    pub fn unify_msid(answer: &str) -> String {
+        crate::sdp::unify_msid(answer)
+    }
+
+    /// `sdp::fragment_candidates`: the candidates of a trickle-ICE fragment (PATCH).
+    pub fn fragment_candidates(frag: &str) -> Vec<&str> {
+        crate::sdp::fragment_candidates(frag)
+    }
+
+    /// `udp::stun_username`: USERNAME of a STUN message, as the demultiplexer reads it.
+    pub fn stun_username(datagram: &[u8]) -> Option<&str> {
+        crate::udp::stun_username(datagram)
+    }
+
+    /// `udp::local_ufrag`: the ufrag a datagram is routed by.
+    pub fn local_ufrag(datagram: &[u8]) -> Option<&str> {
+        crate::udp::local_ufrag(datagram)
+    }
+
+    /// `udp::unmap`: IPv4-mapped IPv6 source addresses as IPv4.
+    pub fn unmap(addr: SocketAddr) -> SocketAddr {
+        crate::udp::unmap(addr)
+    }
+
+    /// `http::target`: what a request's URI path addresses, as its `Debug` text.
+    pub fn target(uri_path: &str) -> Option<String> {
+        crate::http::target(uri_path).map(|t| format!("{t:?}"))
+    }
+
+    /// A stream's tracks as a path holds them: `video` and `audio` (`None`: no such track);
+    /// H264 gets an avcC record with `h264_profile_level_id` and one SPS and PPS.
+    pub fn tracks(
+        video: Option<Codec>,
+        audio: Option<Codec>,
+        h264_profile_level_id: u32,
+    ) -> Vec<Track> {
+        let [_, p, c, l] = h264_profile_level_id.to_be_bytes();
+        let mut out = Vec::new();
+        if let Some(codec) = video {
+            let config = match codec {
+                Codec::H264 => Bytes::from(vec![
+                    1, p, c, l, 0xff, 0xe1, 0, 4, 0x67, p, c, l, 1, 0, 2, 0x68, 0xce,
+                ]),
+                _ => Bytes::new(),
+            };
+            out.push(Track {
+                codec,
+                clock_rate: 90000,
+                config,
+                sample_rate: 0,
+                channels: 0,
+            });
+        }
+        if let Some(codec) = audio {
+            out.push(Track {
+                codec,
+                clock_rate: 48000,
+                config: match codec {
+                    Codec::Aac => Bytes::from_static(&[0x11, 0x90]),
+                    _ => Bytes::new(),
+                },
+                sample_rate: 48000,
+                channels: 2,
+            });
+        }
+        out
+    }
+
+    /// What `egress::plan` made of an offer for some tracks.
+    #[derive(Debug)]
+    pub struct PlanSummary {
+        /// The tracks sent, in order.
+        pub codecs: Vec<Codec>,
+        /// The payload types str0m is configured to answer with.
+        pub pts: Vec<u8>,
+        pub skipped: Vec<&'static str>,
+    }
+
+    /// `egress::plan` with every track wanted.
+    pub fn plan(tracks: &[Track], offer: &str) -> Result<PlanSummary, String> {
+        let p = crate::egress::plan(tracks, |_| true, offer)?;
+        Ok(PlanSummary {
+            codecs: p.tracks.iter().map(|t| t.codec).collect(),
+            pts: p.codecs.params().iter().map(|p| *p.pt()).collect(),
+            skipped: p.skipped,
+        })
+    }
+
+    fn crypto() -> &'static (Arc<CryptoProvider>, DtlsCert) {
+        static CRYPTO: OnceLock<(Arc<CryptoProvider>, DtlsCert)> = OnceLock::new();
+        CRYPTO.get_or_init(|| {
+            let crypto = Arc::new(str0m::crypto::from_feature_flags());
+            let cert = crypto
+                .dtls_provider
+                .generate_certificate()
+                .expect("a DTLS certificate");
+            (crypto, cert)
+        })
+    }
+
+    /// The PATCH handler's reading of a trickle-ICE fragment: the candidates it would hand
+    /// to the session, or the error it would answer with.
+    pub fn trickle(body: &[u8]) -> Result<Vec<String>, String> {
+        let frag = String::from_utf8_lossy(body);
+        let mut out = Vec::new();
+        for c in crate::sdp::fragment_candidates(&frag) {
+            if Candidate::from_sdp_string(c).is_err() {
+                return Err(format!("invalid candidate: {c}"));
+            }
+            out.push(c.to_string());
+        }
+        Ok(out)
+    }
+
+    /// The offer -> answer steps of a WHEP (`Some(tracks)`: the stream read) or WHIP
+    /// (`None`) POST, as `http::create_session` takes them without a path or a network:
+    /// str0m parses the offer, `egress::plan` picks the codecs, str0m answers,
+    /// `fix_rejected_mlines` and `unify_msid` rewrite the answer and it must keep a usable
+    /// m-line. Then the
+    /// candidates of `trickle` (a PATCH body) are added as the session adds them, and the
+    /// `Rtc` is drained. Returns the answer or the error the POST would answer with.
+    pub fn negotiate(
+        tracks: Option<&[Track]>,
+        offer_text: &str,
+        trickle: &[u8],
+    ) -> Result<String, String> {
+        let offer =
+            SdpOffer::from_sdp_string(offer_text).map_err(|e| format!("invalid SDP offer: {e}"))?;
+        let (crypto, cert) = crypto();
+        let mut cfg = RtcConfig::new()
+            .set_ice_lite(true)
+            .set_crypto_provider(crypto.clone())
+            .set_dtls_cert(cert.clone())
+            .set_local_ice_credentials(IceCreds {
+                ufrag: "fuzzufrg".into(),
+                pass: "fuzzpassfuzzpassfuzzpass".into(),
+            })
+            .clear_codecs();
+        match tracks {
+            Some(tracks) => {
+                let plan = crate::egress::plan(tracks, |_| true, offer_text)?;
+                *cfg.codec_config() = plan.codecs;
+            }
+            None => {
+                let c = cfg.codec_config();
+                c.enable_h264(true);
+                c.enable_vp8(true);
+                c.enable_opus(true, false);
+            }
+        }
+        let now = Instant::now();
+        let mut rtc = cfg.build(now);
+        if let Ok(c) = Candidate::host(([127, 0, 0, 1], 8189).into(), "udp") {
+            rtc.add_local_candidate(c);
+        }
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| format!("cannot answer the offer: {e}"))?;
+        let answer = crate::sdp::unify_msid(&crate::sdp::fix_rejected_mlines(
+            &answer.to_sdp_string(),
+            offer_text,
+        ));
+        if !answer
+            .lines()
+            .any(|l| l.starts_with("m=") && !l.starts_with("m=application") && !l.contains(" 0 "))
+        {
+            return Err("the offer has no media section this server can use".into());
+        }
+        let drain = |rtc: &mut str0m::Rtc| {
+            for _ in 0..1000 {
+                match rtc.poll_output() {
+                    Ok(Output::Timeout(_)) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        };
+        drain(&mut rtc);
+        // The PATCH handler forwards candidates until the first invalid one.
+        let frag = String::from_utf8_lossy(trickle);
+        for c in crate::sdp::fragment_candidates(&frag) {
+            let Ok(c) = Candidate::from_sdp_string(c) else {
+                break;
+            };
+            rtc.add_remote_candidate(c);
+            drain(&mut rtc);
+        }
+        Ok(answer)
+    }
+}
+
 /// Settings of the WebRTC server (MediaMTX's `webrtc*` keys).
 #[derive(Clone)]
 pub struct WebRtcConfig {
