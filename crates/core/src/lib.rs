@@ -16,7 +16,7 @@ mod unit;
 pub use path::{
     Access, Action, PathError, PathManager, PathSnapshot, Publisher, Reader, SessionRef,
 };
-pub use stream::{ReadError, ReaderQueue, Stream};
+pub use stream::{DropReport, ReadError, ReaderQueue, Stream};
 pub use tokio_util::sync::CancellationToken;
 pub use unit::{rescale, Codec, EgressCache, EgressFormat, Track, Unit};
 

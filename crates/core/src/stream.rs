@@ -358,6 +358,43 @@ impl ReaderQueue {
     }
 }
 
+/// Aggregates a reader's drops for logs and the API: the caller logs at most one warning
+/// per second with the count since the last one.
+#[derive(Debug)]
+pub struct DropReport {
+    reported: u64,
+    since_log: u64,
+    last_log: std::time::Instant,
+}
+
+impl Default for DropReport {
+    fn default() -> Self {
+        DropReport {
+            reported: 0,
+            since_log: 0,
+            last_log: std::time::Instant::now(),
+        }
+    }
+}
+
+impl DropReport {
+    /// Records the queue's drop total into `discarded` (the API counter) and returns the
+    /// number of drops to warn about when a warning is due.
+    pub fn poll(&mut self, queue: &ReaderQueue, discarded: &AtomicU64) -> Option<u64> {
+        let dropped = queue.dropped();
+        if dropped > self.reported {
+            self.since_log += dropped - self.reported;
+            discarded.store(dropped, Ordering::Relaxed);
+            self.reported = dropped;
+        }
+        if self.since_log > 0 && self.last_log.elapsed() >= std::time::Duration::from_secs(1) {
+            self.last_log = std::time::Instant::now();
+            return Some(std::mem::take(&mut self.since_log));
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

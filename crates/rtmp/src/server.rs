@@ -93,9 +93,7 @@ enum Role {
         tracks: Arc<Vec<Track>>,
         tracks_version: u64,
         headers_sent: bool,
-        dropped_reported: u64,
-        last_drop_log: Instant,
-        drops_since_log: u64,
+        drops: ferrocast_core::DropReport,
     },
 }
 
@@ -448,9 +446,7 @@ impl<S: AsyncRead + SendVectored> Conn<S> {
                         tracks,
                         tracks_version,
                         headers_sent: false,
-                        dropped_reported: 0,
-                        last_drop_log: Instant::now(),
-                        drops_since_log: 0,
+                        drops: Default::default(),
                     };
                     Ok(())
                 }
@@ -473,9 +469,7 @@ impl<S: AsyncRead + SendVectored> Conn<S> {
             tracks,
             tracks_version,
             headers_sent,
-            dropped_reported,
-            last_drop_log,
-            drops_since_log,
+            drops,
         } = &mut self.role
         else {
             batch.clear();
@@ -520,26 +514,14 @@ impl<S: AsyncRead + SendVectored> Conn<S> {
             batch.shrink_to(16);
         }
         // Drops: counted in the API, one aggregated warning per second at most.
-        let dropped = reader.queue().dropped();
-        if dropped > *dropped_reported {
-            *drops_since_log += dropped - *dropped_reported;
-            self.guard
-                .info
-                .frames_discarded
-                .store(dropped, Ordering::Relaxed);
-            *dropped_reported = dropped;
-        }
-        if *drops_since_log > 0 && last_drop_log.elapsed() >= Duration::from_secs(1) {
+        if let Some(n) = drops.poll(reader.queue(), &self.guard.info.frames_discarded) {
             warn!(
-                "{} conn {} [{}]: reader too slow for path '{}': {} units dropped since last report; it resumes at the next keyframe",
+                "{} conn {} [{}]: reader too slow for path '{}': {n} units dropped since last report; it resumes at the next keyframe",
                 self.cfg.scheme,
                 self.peer,
                 self.guard.info.id,
                 reader.path_name(),
-                drops_since_log
             );
-            *drops_since_log = 0;
-            *last_drop_log = Instant::now();
         }
     }
 

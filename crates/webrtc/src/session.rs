@@ -35,9 +35,7 @@ pub(crate) enum Role {
         /// Payload type per egress track, found on first write.
         pts: Vec<Option<Pt>>,
         tracks_version: u64,
-        dropped_reported: u64,
-        drops_since_log: u64,
-        last_drop_log: Instant,
+        drops: ferrocast_core::DropReport,
         keyframe_requests: u64,
     },
     Publish {
@@ -453,9 +451,7 @@ impl Session {
         let tag = self.tag();
         if let Role::Read {
             reader,
-            dropped_reported,
-            drops_since_log,
-            last_drop_log,
+            drops,
             egress,
             ..
         } = &mut self.role
@@ -464,24 +460,12 @@ impl Session {
                 .stream()
                 .bytes_sent
                 .fetch_add(bytes, Ordering::Relaxed);
-            let dropped = reader.queue().dropped();
-            if dropped > *dropped_reported {
-                *drops_since_log += dropped - *dropped_reported;
-                self.guard
-                    .info
-                    .frames_discarded
-                    .store(dropped, Ordering::Relaxed);
-                *dropped_reported = dropped;
-            }
-            if *drops_since_log > 0 && last_drop_log.elapsed() >= Duration::from_secs(1) {
+            if let Some(n) = drops.poll(reader.queue(), &self.guard.info.frames_discarded) {
                 warn!(
-                    "{tag}: reader too slow for path '{}': {} units dropped since last report; \
+                    "{tag}: reader too slow for path '{}': {n} units dropped since last report; \
                      it resumes at the next keyframe",
                     reader.path_name(),
-                    drops_since_log
                 );
-                *drops_since_log = 0;
-                *last_drop_log = Instant::now();
             }
             if egress.malformed == 1 {
                 warn!("{tag}: dropping malformed H264 units (NAL lengths do not add up)");
