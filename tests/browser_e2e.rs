@@ -110,7 +110,7 @@ fn require_browser() {
 
 fn webrtc_server(label: &str, paths: &str) -> (Server, u16) {
     let http = free_port();
-    let udp = free_port();
+    let udp = free_udp_port();
     let yaml = format!(
         "webrtc: yes\nwebrtcAddress: 127.0.0.1:{http}\nwebrtcLocalUDPAddress: 127.0.0.1:{udp}\n{paths}"
     );

@@ -144,7 +144,7 @@ fn mediamtx_reference_config_starts() {
         ),
         (
             "MTX_WEBRTCLOCALUDPADDRESS".to_string(),
-            format!("127.0.0.1:{}", free_port()),
+            format!("127.0.0.1:{}", free_udp_port()),
         ),
         ("MTX_APIADDRESS".to_string(), format!("127.0.0.1:{api}")),
     ];
@@ -218,7 +218,7 @@ fn embedded_default_and_env_overrides() {
         ),
         (
             "MTX_WEBRTCLOCALUDPADDRESS".to_string(),
-            format!("127.0.0.1:{}", free_port()),
+            format!("127.0.0.1:{}", free_udp_port()),
         ),
         ("MTX_APIADDRESS".to_string(), format!("127.0.0.1:{api}")),
         ("MTX_WRITEQUEUESIZE".to_string(), "2048".to_string()),

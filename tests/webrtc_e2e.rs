@@ -61,11 +61,7 @@ impl Rig {
         let (rtmp, http, udp_port) = rt.block_on(async {
             let rtmp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            // A free UDP port (the server binds it right after).
-            let udp = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
-            let port = udp.local_addr().unwrap().port();
-            drop(udp);
-            (rtmp, http, port)
+            (rtmp, http, free_udp_port())
         });
         let rtmp_port = rtmp.local_addr().unwrap().port();
         let http_port = http.local_addr().unwrap().port();

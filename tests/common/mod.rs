@@ -102,6 +102,26 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A free UDP port below the kernel's ephemeral range (32768 and up), so that the client
+/// sockets other tests open meanwhile (aiortc, Chromium) cannot take it before the server
+/// binds it.
+pub fn free_udp_port() -> u16 {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let seed = std::process::id() as usize * 7919
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as usize)
+            .unwrap_or(0);
+    for i in 0..2000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20000 + ((seed + (n + i) * 104_729) % 12000) as u16;
+        if std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free UDP port between 20000 and 32000");
+}
+
 /// Polls `f` every 100 ms until it returns `Some` or `timeout` passes.
 pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;
