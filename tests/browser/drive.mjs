@@ -158,6 +158,9 @@ try {
       '--use-fake-ui-for-media-stream',
       '--autoplay-policy=no-user-gesture-required',
       '--allow-loopback-in-peer-connection',
+      // Extra flags for debugging, e.g. CHROMIUM_ARGS='--enable-logging=stderr --v=1'
+      // (with DEBUG=pw:browser to see the browser's stderr).
+      ...(process.env.CHROMIUM_ARGS || '').split(/\s+/).filter(Boolean),
     ],
   });
   result.browser = browser.version();

@@ -1,6 +1,7 @@
 //! `codecProps` of the API's `PathTrack`: what MediaMTX reports for each codec, read from
 //! the track's out-of-band configuration (avcC, hvcC, av1C, AudioSpecificConfig).
 
+use ferrocast_codec::bits::{rbsp, BitReader};
 use ferrocast_core::{Codec, Track};
 use serde::Serialize;
 
@@ -211,166 +212,13 @@ fn hvcc_sps(c: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// Removes emulation prevention bytes (00 00 03 -> 00 00).
-fn rbsp(nal: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(nal.len());
-    let mut zeros = 0;
-    for &b in nal {
-        if zeros >= 2 && b == 3 {
-            zeros = 0;
-            continue;
-        }
-        zeros = if b == 0 { zeros + 1 } else { 0 };
-        out.push(b);
-    }
-    out
-}
-
-struct BitReader<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> BitReader<'a> {
-    fn new(data: &'a [u8]) -> Self {
-        BitReader { data, pos: 0 }
-    }
-
-    fn bit(&mut self) -> Option<u32> {
-        let byte = *self.data.get(self.pos / 8)?;
-        let b = (byte >> (7 - self.pos % 8)) & 1;
-        self.pos += 1;
-        Some(u32::from(b))
-    }
-
-    fn bits(&mut self, n: u32) -> Option<u32> {
-        let mut v = 0u32;
-        for _ in 0..n {
-            v = (v << 1) | self.bit()?;
-        }
-        Some(v)
-    }
-
-    fn skip(&mut self, n: usize) -> Option<()> {
-        if self.pos + n > self.data.len() * 8 {
-            return None;
-        }
-        self.pos += n;
-        Some(())
-    }
-
-    /// Unsigned Exp-Golomb.
-    fn ue(&mut self) -> Option<u32> {
-        let mut zeros = 0;
-        while self.bit()? == 0 {
-            zeros += 1;
-            if zeros > 31 {
-                return None;
-            }
-        }
-        let rest = self.bits(zeros)?;
-        Some(((1u64 << zeros) - 1 + u64::from(rest)) as u32)
-    }
-
-    /// Signed Exp-Golomb.
-    fn se(&mut self) -> Option<i32> {
-        let k = self.ue()?;
-        let v = k.div_ceil(2) as i32;
-        Some(if k % 2 == 1 { v } else { -v })
-    }
-}
-
 fn parse_h264_sps(nal: &[u8]) -> Option<SpsInfo> {
-    let data = rbsp(nal);
-    let mut r = BitReader::new(data.get(1..)?); // skip the NAL header
-    let profile_idc = r.bits(8)? as u8;
-    r.skip(8)?; // constraint flags
-    let level_idc = r.bits(8)? as u8;
-    r.ue()?; // seq_parameter_set_id
-    let mut chroma_format_idc = 1;
-    let mut separate_colour_plane = false;
-    if matches!(
-        profile_idc,
-        100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
-    ) {
-        chroma_format_idc = r.ue()?;
-        if chroma_format_idc == 3 {
-            separate_colour_plane = r.bit()? == 1;
-        }
-        r.ue()?; // bit_depth_luma_minus8
-        r.ue()?; // bit_depth_chroma_minus8
-        r.skip(1)?; // qpprime_y_zero_transform_bypass_flag
-        if r.bit()? == 1 {
-            let lists = if chroma_format_idc != 3 { 8 } else { 12 };
-            for i in 0..lists {
-                if r.bit()? == 1 {
-                    let size = if i < 6 { 16 } else { 64 };
-                    let (mut last, mut next) = (8i32, 8i32);
-                    for _ in 0..size {
-                        if next != 0 {
-                            let delta = r.se()?;
-                            next = (last + delta + 256).rem_euclid(256);
-                        }
-                        if next != 0 {
-                            last = next;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    r.ue()?; // log2_max_frame_num_minus4
-    match r.ue()? {
-        0 => {
-            r.ue()?; // log2_max_pic_order_cnt_lsb_minus4
-        }
-        1 => {
-            r.skip(1)?; // delta_pic_order_always_zero_flag
-            r.se()?; // offset_for_non_ref_pic
-            r.se()?; // offset_for_top_to_bottom_field
-            let n = r.ue()?;
-            for _ in 0..n {
-                r.se()?;
-            }
-        }
-        _ => {}
-    }
-    r.ue()?; // max_num_ref_frames
-    r.skip(1)?; // gaps_in_frame_num_value_allowed_flag
-    let width_mbs = r.ue()? + 1;
-    let height_map_units = r.ue()? + 1;
-    let frame_mbs_only = r.bit()?;
-    if frame_mbs_only == 0 {
-        r.skip(1)?; // mb_adaptive_frame_field_flag
-    }
-    r.skip(1)?; // direct_8x8_inference_flag
-    let (mut left, mut right, mut top, mut bottom) = (0, 0, 0, 0);
-    if r.bit()? == 1 {
-        left = r.ue()?;
-        right = r.ue()?;
-        top = r.ue()?;
-        bottom = r.ue()?;
-    }
-    let chroma_array_type = if separate_colour_plane {
-        0
-    } else {
-        chroma_format_idc
-    };
-    let (crop_x, crop_y) = if chroma_array_type == 0 {
-        (1, 2 - frame_mbs_only)
-    } else {
-        let sub_width_c = if chroma_format_idc == 3 { 1 } else { 2 };
-        let sub_height_c = if chroma_format_idc == 1 { 2 } else { 1 };
-        (sub_width_c, sub_height_c * (2 - frame_mbs_only))
-    };
-    let width = (width_mbs * 16).checked_sub(crop_x * (left + right))?;
-    let height =
-        ((2 - frame_mbs_only) * height_map_units * 16).checked_sub(crop_y * (top + bottom))?;
+    let s = ferrocast_codec::h264::Sps::parse(nal)?;
     Some(SpsInfo {
-        width,
-        height,
-        profile_idc,
-        level_idc,
+        width: s.width,
+        height: s.height,
+        profile_idc: s.profile_idc,
+        level_idc: s.level_idc,
     })
 }
 

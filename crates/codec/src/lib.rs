@@ -3,7 +3,9 @@
 
 pub mod aac;
 pub mod avc;
+pub mod bits;
 pub mod flv;
+pub mod h264;
 
 /// A malformed bitstream or container element.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,13 +14,23 @@ pub enum Codec {
     Aac,
     Opus,
     Mp3,
+    /// G.711 mu-law (PCMU), 8-bit samples.
+    Pcmu,
+    /// G.711 A-law (PCMA), 8-bit samples.
+    Pcma,
+    /// Motion JPEG: one JPEG image (with its own tables) per unit.
+    Mjpeg,
+    /// A payload the server does not understand, carried as whole RTP packets (one per unit)
+    /// so RTSP readers get it untouched. `Track::config` holds the SDP media attributes
+    /// (`a=rtpmap`/`a=fmtp` lines, payload type 96) it was announced with.
+    Generic,
 }
 
 impl Codec {
     pub fn is_video(self) -> bool {
         matches!(
             self,
-            Codec::H264 | Codec::H265 | Codec::Av1 | Codec::Vp8 | Codec::Vp9
+            Codec::H264 | Codec::H265 | Codec::Av1 | Codec::Vp8 | Codec::Vp9 | Codec::Mjpeg
         )
     }
 
@@ -35,6 +45,9 @@ impl Codec {
             Codec::Aac => "MPEG-4 Audio",
             Codec::Opus => "Opus",
             Codec::Mp3 => "MPEG-1/2 Audio",
+            Codec::Pcmu | Codec::Pcma => "G711",
+            Codec::Mjpeg => "M-JPEG",
+            Codec::Generic => "Generic",
         }
     }
 }

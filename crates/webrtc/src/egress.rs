@@ -255,9 +255,11 @@ impl Egress {
         if t.codec == Codec::H264 && unit.pts != unit.dts && !self.bframes_seen {
             self.bframes_seen = true;
             tracing::warn!(
-                "the H264 stream has B-frames: browsers play it badly over WebRTC (few \
-                 frames per second); configure the encoder without B-frames (OBS: x264 \
-                 options bframes=0, or the baseline profile)"
+                "the H264 stream has B-frames: browsers play it at a few frames per second \
+                 over WebRTC (libwebrtc rewrites every received SPS to say \"no reordering\", \
+                 so its decoder drops each B-frame); configure the encoder without B-frames \
+                 (OBS: Output > Streaming > x264 options \"bframes=0\", or profile baseline; \
+                 ffmpeg: -bf 0)"
             );
         }
         let data = match t.codec {
