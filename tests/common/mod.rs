@@ -422,6 +422,9 @@ impl Server {
             // Off unless a test configures it: parallel servers can't share its ports.
             yaml.push_str("webrtc: no\n");
         }
+        if !opts.yaml.lines().any(|l| l.starts_with("rtsp")) {
+            yaml.push_str("rtsp: no\n");
+        }
         yaml.push_str(&opts.yaml);
         if !opts.yaml.lines().any(|l| l.starts_with("paths:")) {
             yaml.push_str("\npaths:\n  all_others:\n");

@@ -68,6 +68,8 @@ pub const IMPLEMENTED_GLOBAL_KEYS: &[&str] = &[
     "webrtcIPsFromInterfaces",
     "webrtcAdditionalHosts",
     "webrtcHandshakeTimeout",
+    "rtsp",
+    "rtspAddress",
     "pathDefaults",
     "paths",
 ];

@@ -298,6 +298,16 @@ impl PathManager {
         }
     }
 
+    /// Whether `access` may publish to its path (authentication and the path's source),
+    /// without attaching: protocols that announce before they publish (RTSP) ask first.
+    pub fn check_publish(&self, access: &Access) -> Result<(), PathError> {
+        let (_conf, pc, _) = self.check(access)?;
+        if pc.source != "publisher" {
+            return Err(PathError::HasSource(access.path.clone()));
+        }
+        Ok(())
+    }
+
     /// Attaches a publisher to a path. The path becomes ready on [`Publisher::start`].
     pub fn add_publisher(
         self: &Arc<Self>,

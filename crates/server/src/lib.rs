@@ -258,6 +258,20 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
         )));
     servers.apply_rtmp(&conf).await?;
 
+    let rtsp_conns = ConnRegistry::new();
+    if conf.rtsp && conf.rtsp_encryption != Encryption::Strict {
+        let l = bind("RTSP", &conf.rtsp_address).await?;
+        info!("RTSP listener opened on {} (TCP)", conf.rtsp_address);
+        let cfg = ferrocast_rtsp::ServerConfig {
+            paths: servers.paths.clone(),
+            conns: rtsp_conns.clone(),
+            read_timeout: conf.read_timeout,
+            write_timeout: conf.write_timeout,
+            scheme: "rtsp",
+        };
+        tokio::spawn(ferrocast_rtsp::serve(l, cfg, shutdown.clone()));
+    }
+
     let webrtc_sessions = ConnRegistry::new();
     if conf.webrtc {
         let l = bind("WebRTC", &conf.webrtc_address).await?;
