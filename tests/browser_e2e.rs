@@ -51,7 +51,13 @@ fn in_netns(test: &str, body: impl FnOnce()) {
     let up_then_exec = "ip link set lo up && exec \"$@\"";
     cmd.args(["--net", "--", "sh", "-c", up_then_exec, "sh"])
         .arg(&exe)
-        .args([test, "--exact", "--nocapture", "--include-ignored", "--test-threads=1"])
+        .args([
+            test,
+            "--exact",
+            "--nocapture",
+            "--include-ignored",
+            "--test-threads=1",
+        ])
         .env(IN_NETNS, "1");
     let r = run(cmd, Duration::from_secs(300));
     eprintln!(
