@@ -147,6 +147,11 @@ fn mediamtx_reference_config_starts() {
             format!("127.0.0.1:{}", free_udp_port()),
         ),
         ("MTX_APIADDRESS".to_string(), format!("127.0.0.1:{api}")),
+        // RTSP too (parallel tests can't share :8554).
+        (
+            "MTX_RTSPADDRESS".to_string(),
+            format!("127.0.0.1:{}", free_port()),
+        ),
     ];
     let config = reference.display().to_string();
     let server = Server::launch(dir, Some(&config), &env, rtmp, api);
@@ -155,7 +160,7 @@ fn mediamtx_reference_config_starts() {
         .wait_log_line(&["WARN", "not implemented"], Duration::from_secs(5))
         .unwrap_or_else(|| panic!("no warning about unimplemented keys:\n{}", server.log()));
     eprintln!("{line}");
-    for key in ["rtsp", "hls", "srt"] {
+    for key in ["hls", "srt"] {
         assert!(
             line.split(|c: char| !c.is_ascii_alphanumeric())
                 .any(|w| w == key),
@@ -184,7 +189,7 @@ fn mediamtx_yml_in_working_directory_is_used() {
         dir.join("mediamtx.yml"),
         format!(
             "rtmpAddress: 127.0.0.1:{rtmp}\napi: yes\napiAddress: 127.0.0.1:{api}\n\
-             writeQueueSize: 256\nwebrtc: no\npaths:\n  all_others:\n"
+             writeQueueSize: 256\nwebrtc: no\nrtsp: no\npaths:\n  all_others:\n"
         ),
     )
     .unwrap();
@@ -221,6 +226,11 @@ fn embedded_default_and_env_overrides() {
             format!("127.0.0.1:{}", free_udp_port()),
         ),
         ("MTX_APIADDRESS".to_string(), format!("127.0.0.1:{api}")),
+        // RTSP too (parallel tests can't share :8554).
+        (
+            "MTX_RTSPADDRESS".to_string(),
+            format!("127.0.0.1:{}", free_port()),
+        ),
         ("MTX_WRITEQUEUESIZE".to_string(), "2048".to_string()),
     ];
     let server = Server::launch(dir, None, &env, rtmp, api);
