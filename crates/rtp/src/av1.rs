@@ -4,6 +4,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::bits::BitReader;
 use crate::{check_frame_size, need, Error, Frame, Payload};
 
 const OBU_SEQUENCE_HEADER: u8 = 1;
@@ -48,6 +49,133 @@ fn leb128_len(v: usize) -> usize {
         v >>= 7;
     }
     n
+}
+
+/// uvlc() (AV1 4.10.3).
+fn uvlc(r: &mut BitReader<'_>) -> Option<u32> {
+    let mut zeros = 0;
+    while r.bit()? == 0 {
+        zeros += 1;
+        if zeros >= 32 {
+            return None;
+        }
+    }
+    r.bits(zeros)
+}
+
+/// Builds an AV1CodecConfigurationRecord (av1C, AV1-ISOBMFF 2.3) from a sequence header
+/// OBU payload (AV1 5.5); the record carries the OBU itself as configOBUs.
+pub(crate) fn av1c(header: &[u8], payload: &[u8]) -> Option<Bytes> {
+    let mut r = BitReader::new(payload);
+    let profile = r.bits(3)?;
+    r.skip(1)?; // still_picture
+    let reduced = r.flag()?;
+    let (level, mut tier) = if reduced {
+        (r.bits(5)?, 0)
+    } else {
+        let mut decoder_model = false;
+        let mut buffer_delay_bits = 0;
+        if r.flag()? {
+            // timing_info
+            r.skip(64)?;
+            if r.flag()? {
+                uvlc(&mut r)?;
+            }
+            decoder_model = r.flag()?;
+            if decoder_model {
+                buffer_delay_bits = r.bits(5)? as usize + 1;
+                r.skip(32 + 5 + 5)?;
+            }
+        }
+        let initial_display_delay = r.flag()?;
+        let count = r.bits(5)? + 1;
+        let (mut level0, mut tier0) = (0, 0);
+        for i in 0..count {
+            r.skip(12)?; // operating_point_idc
+            let level = r.bits(5)?;
+            let tier = if level > 7 { r.bit()? } else { 0 };
+            if i == 0 {
+                (level0, tier0) = (level, tier);
+            }
+            if decoder_model && r.flag()? {
+                r.skip(2 * buffer_delay_bits + 1)?;
+            }
+            if initial_display_delay && r.flag()? {
+                r.skip(4)?;
+            }
+        }
+        (level0, tier0)
+    };
+    let width_bits = r.bits(4)? as usize + 1;
+    let height_bits = r.bits(4)? as usize + 1;
+    r.skip(width_bits + height_bits)?;
+    if !reduced && r.flag()? {
+        r.skip(7)?; // frame id lengths
+    }
+    r.skip(3)?; // 128x128 superblocks, filter intra, intra edge filter
+    if !reduced {
+        r.skip(4)?; // interintra, masked compound, warped motion, dual filter
+        let order_hint = r.flag()?;
+        if order_hint {
+            r.skip(2)?;
+        }
+        let force_screen_content = if r.flag()? { 2 } else { r.bit()? };
+        if force_screen_content > 0 && !r.flag()? {
+            r.skip(1)?; // seq_force_integer_mv
+        }
+        if order_hint {
+            r.skip(3)?;
+        }
+    }
+    r.skip(3)?; // superres, cdef, restoration
+                // color_config (5.5.2).
+    let high_bitdepth = r.bit()?;
+    let twelve_bit = if profile == 2 && high_bitdepth == 1 {
+        r.bit()?
+    } else {
+        0
+    };
+    let mono = if profile == 1 { 0 } else { r.bit()? };
+    let (mut cp, mut tc, mut mc) = (2, 2, 2);
+    if r.flag()? {
+        (cp, tc, mc) = (r.bits(8)?, r.bits(8)?, r.bits(8)?);
+    }
+    let (ss_x, ss_y, mut csp) = if mono == 1 {
+        (1, 1, 0)
+    } else if cp == 1 && tc == 13 && mc == 0 {
+        (0, 0, 0)
+    } else {
+        r.skip(1)?; // color_range
+        let (x, y) = match profile {
+            0 => (1, 1),
+            1 => (0, 0),
+            _ if twelve_bit == 1 => {
+                let x = r.bit()?;
+                (x, if x == 1 { r.bit()? } else { 0 })
+            }
+            _ => (1, 0),
+        };
+        (x, y, 0)
+    };
+    if mono == 0 && ss_x == 1 && ss_y == 1 && !(cp == 1 && tc == 13 && mc == 0) {
+        csp = r.bits(2)?;
+    }
+    if reduced {
+        tier = 0;
+    }
+    let mut v = BytesMut::with_capacity(8 + header.len() + payload.len());
+    v.put_u8(0x81); // marker, version 1
+    v.put_u8((profile << 5 | level) as u8);
+    v.put_u8(
+        (tier << 7 | high_bitdepth << 6 | twelve_bit << 5 | mono << 4 | ss_x << 3 | ss_y << 2 | csp)
+            as u8,
+    );
+    v.put_u8(0);
+    v.put_u8(header[0] | 0x02);
+    v.put_slice(&header[1..]);
+    put_leb128(&mut v, payload.len());
+    v.put_slice(payload);
+    Some(v.freeze())
 }
 
 /// One OBU split into header (1 or 2 bytes, obu_has_size_field cleared) and payload.
@@ -97,6 +225,9 @@ pub(crate) struct Depacketizer {
     has_sequence_header: bool,
     /// None until the first frame header of the temporal unit.
     key: Option<bool>,
+    /// The last sequence header OBU payload, and an av1C to report when it changed.
+    sequence_header: Option<Bytes>,
+    config: Option<Bytes>,
 }
 
 impl Depacketizer {
@@ -184,6 +315,10 @@ impl Depacketizer {
                 // seq_profile (3), still_picture (1), reduced_still_picture_header (1).
                 self.reduced_still = o.payload.first().is_some_and(|b| b & 0x08 != 0);
                 self.has_sequence_header = true;
+                if self.sequence_header.as_deref() != Some(o.payload) {
+                    self.sequence_header = Some(Bytes::copy_from_slice(o.payload));
+                    self.config = av1c(o.header, o.payload);
+                }
             }
             OBU_FRAME_HEADER | OBU_FRAME if self.key.is_none() => {
                 // show_existing_frame (1), frame_type (2): KEY_FRAME is 0.
@@ -215,17 +350,38 @@ impl Depacketizer {
         if self.tu.is_empty() {
             return;
         }
-        out.push(Frame::video(pts, key, self.tu.split().freeze()));
+        let mut f = Frame::video(pts, key, self.tu.split().freeze());
+        f.config = self.config.take();
+        out.push(f);
     }
 }
 
-/// Splits temporal units into packets of length-prefixed OBU elements (W = 0).
+/// Splits temporal units into packets of length-prefixed OBU elements (W = 0). Key
+/// frames without a sequence header get the one of the av1C configuration first.
 #[derive(Debug)]
 pub(crate) struct Packetizer {
-    pub mtu: usize,
+    mtu: usize,
+    /// The sequence header OBU element of the configuration.
+    sequence_header: Option<Bytes>,
 }
 
 impl Packetizer {
+    pub fn new(av1c: &[u8], mtu: usize) -> Self {
+        let mut p = Packetizer {
+            mtu,
+            sequence_header: None,
+        };
+        p.set_config(av1c);
+        p
+    }
+
+    pub fn set_config(&mut self, av1c: &[u8]) {
+        self.sequence_header = av1c.get(4..).and_then(|obus| {
+            let (o, _) = obu(obus).ok()?;
+            (o.typ == OBU_SEQUENCE_HEADER).then(|| element(&o))
+        });
+    }
+
     pub fn packetize(
         &mut self,
         data: &Bytes,
@@ -234,6 +390,7 @@ impl Packetizer {
     ) -> Result<(), Error> {
         // OBU elements: header with obu_has_size_field cleared, then the payload.
         let mut elements = vec![];
+        let mut has_sequence_header = false;
         let mut p = 0;
         while p < data.len() {
             let (o, used) = obu(&data[p..])?;
@@ -241,11 +398,13 @@ impl Packetizer {
             if matches!(o.typ, OBU_TEMPORAL_DELIMITER | OBU_TILE_LIST | OBU_PADDING) {
                 continue;
             }
-            let mut el = BytesMut::with_capacity(o.header.len() + o.payload.len());
-            el.put_u8(o.header[0] & !0x02);
-            el.put_slice(&o.header[1..]);
-            el.put_slice(o.payload);
-            elements.push(el.freeze());
+            has_sequence_header |= o.typ == OBU_SEQUENCE_HEADER;
+            elements.push(element(&o));
+        }
+        if key && !has_sequence_header {
+            if let Some(sh) = &self.sequence_header {
+                elements.insert(0, sh.clone());
+            }
         }
         let start = out.len();
         let mut pkt = BytesMut::new();
@@ -297,6 +456,15 @@ impl Packetizer {
     }
 }
 
+/// An OBU as an RTP OBU element: the header without obu_has_size_field, the payload.
+fn element(o: &Obu<'_>) -> Bytes {
+    let mut el = BytesMut::with_capacity(o.header.len() + o.payload.len());
+    el.put_u8(o.header[0] & !0x02);
+    el.put_slice(&o.header[1..]);
+    el.put_slice(o.payload);
+    el.freeze()
+}
+
 fn flush(pkt: &mut BytesMut, agg: &mut u8, out: &mut Vec<Payload>) {
     pkt[0] = *agg;
     *agg = 0;
@@ -318,6 +486,25 @@ mod tests {
     }
 
     #[test]
+    fn av1c_from_sequence_header() {
+        // libaom, 160x120 profile 0 level 2.0: av1C as ffmpeg writes it into MP4.
+        let payload = [0x00, 0x00, 0x00, 0x03, 0xb4, 0xff, 0x73, 0x6b, 0xe4, 0x01];
+        let c = av1c(&[0x0a], &payload).unwrap();
+        let mut expected = vec![0x81, 0x00, 0x0c, 0x00, 0x0a, 0x0a];
+        expected.extend(payload);
+        assert_eq!(&c[..], &expected[..]);
+        for n in 0..payload.len() {
+            let _ = av1c(&[0x0a], &payload[..n]);
+        }
+        // A key frame without a sequence header gets the configuration's.
+        let mut p = Packetizer::new(&c, 1200);
+        let mut out = vec![];
+        p.packetize(&Bytes::from_static(&[0x32, 0x01, 0x10]), true, &mut out)
+            .unwrap();
+        assert_eq!(&out[0].payload[..3], &[0x08, 11, 0x08]);
+    }
+
+    #[test]
     fn leb() {
         assert_eq!(leb128(&[0x80, 0x01]).unwrap(), (128, 2));
         assert!(leb128(&[0x80]).is_err());
@@ -336,7 +523,7 @@ mod tests {
             v.put_slice(&key_tu);
             v.freeze()
         };
-        let mut p = Packetizer { mtu: 1000 };
+        let mut p = Packetizer::new(&[], 1000);
         let mut pkts = vec![];
         p.packetize(&with_td, true, &mut pkts).unwrap();
         assert!(pkts.len() >= 4);

@@ -20,8 +20,10 @@ pub struct Frame {
     /// A random access point (H.264 IDR, H.265 IRAP, VP8/VP9/AV1 key frame); always true
     /// for audio, JPEG and generic formats.
     pub key: bool,
+    /// The payload in canonical form (see above).
     pub data: Bytes,
-    /// A new decoder configuration (avcC/hvcC) when in-band parameter sets changed.
+    /// A new decoder configuration (avcC/hvcC/av1C) when in-band parameter sets (AV1:
+    /// the sequence header) changed.
     pub config: Option<Bytes>,
     /// Video: packets were lost since the last key frame, so this frame may not decode
     /// cleanly (readers may skip to the next key frame and request one).
@@ -159,8 +161,15 @@ impl Depacketizer {
         }
     }
 
-    /// Feeds one packet; completed frames are appended to `out`. On an error the partial
-    /// frame is dropped and the next packets are processed normally.
+    /// Codecs whose packets do not mark the start of an access unit.
+    fn unmarked(&self) -> bool {
+        matches!(self.inner, Inner::H264(_) | Inner::H265(_) | Inner::Av1(_))
+    }
+
+    /// Feeds one packet of this track (the caller routes by payload type and SSRC);
+    /// completed frames are appended to `out`. On an error the partial frame is dropped
+    /// (H.264/H.265/AV1: with the rest of its access unit) and the next packets are
+    /// processed normally.
     pub fn push(&mut self, pkt: &RtpPacket<'_>, out: &mut Vec<Frame>) -> Result<Pushed, Error> {
         let mut pushed = Pushed::default();
         if self.ssrc.is_some_and(|s| s != pkt.ssrc) {
@@ -183,9 +192,7 @@ impl Depacketizer {
                 self.reset_inner();
                 // H.264/H.265/AV1 packets do not say where an access unit starts: unless
                 // the loss fell between two access units, drop the rest of this one.
-                let unmarked =
-                    matches!(self.inner, Inner::H264(_) | Inner::H265(_) | Inner::Av1(_));
-                if unmarked && !(self.last_marker && pkt.timestamp != self.last_ts) {
+                if self.unmarked() && !(self.last_marker && pkt.timestamp != self.last_ts) {
                     self.skip_ts = Some(pkt.timestamp);
                 }
             }
@@ -233,6 +240,9 @@ impl Depacketizer {
         }
         if r.is_err() {
             self.reset_inner();
+            if self.unmarked() && !pkt.marker {
+                self.skip_ts = Some(pkt.timestamp);
+            }
         }
         r.map(|_| pushed)
     }

@@ -186,7 +186,7 @@ impl Core {
     }
 }
 
-/// The first slice NAL unit of a length-prefixed access unit, and whether one is an IDR.
+/// The NAL units of a 4-byte length-prefixed access unit (stops at a bad length).
 fn nal_units(au: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut p = 0;
     std::iter::from_fn(move || {
@@ -211,6 +211,7 @@ pub struct H264DtsExtractor {
 }
 
 impl H264DtsExtractor {
+    /// An extractor that knows no SPS yet (see [`set_config`](Self::set_config)).
     pub fn new() -> Self {
         Self::default()
     }
@@ -321,6 +322,7 @@ pub struct H265DtsExtractor {
 }
 
 impl H265DtsExtractor {
+    /// An extractor that knows no SPS/PPS yet (see [`set_config`](Self::set_config)).
     pub fn new() -> Self {
         Self::default()
     }

@@ -10,9 +10,11 @@ use crate::{h264, h265, Error};
 /// One payload format of an SDP media description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaFormat {
+    /// The RTP payload type (0..=127).
     pub payload_type: u8,
     /// The encoding name of `a=rtpmap` (compared case-insensitively), e.g. `H264`.
     pub encoding: String,
+    /// The RTP clock rate of `a=rtpmap`, in Hz.
     pub clock_rate: u32,
     /// The channel count of `a=rtpmap`, when given.
     pub channels: Option<u8>,
@@ -46,6 +48,12 @@ impl MediaFormat {
         if payload_type > 127 {
             return Err(Error::Format(format!("payload type {payload_type}")));
         }
+        // Values come from single SDP lines: control characters (CR, LF) would let them
+        // inject lines where they are written back into an SDP.
+        let has_control = |v: &str| v.chars().any(char::is_control);
+        if rtpmap.is_some_and(has_control) || fmtp.is_some_and(has_control) {
+            return Err(Error::Format("control characters in rtpmap or fmtp".into()));
+        }
         let fmtp = fmtp
             .map(str::trim)
             .filter(|f| !f.is_empty())
@@ -78,10 +86,8 @@ impl MediaFormat {
             ),
             None => None,
         };
-        if encoding.is_empty() {
-            return Err(Error::Format(format!(
-                "rtpmap without an encoding: {rtpmap}"
-            )));
+        if encoding.is_empty() || encoding.contains(char::is_whitespace) {
+            return Err(Error::Format(format!("rtpmap encoding: {rtpmap}")));
         }
         Ok(MediaFormat {
             payload_type,
@@ -182,7 +188,8 @@ pub(crate) fn classify(f: &MediaFormat) -> Result<(Track, Kind), Error> {
         if f.param_u32("packetization-mode")?.unwrap_or(0) > 1 {
             return generic();
         }
-        let avcc = h264::avcc_from_sprop(f.param("sprop-parameter-sets"))?;
+        // Unusable sprop-parameter-sets are ignored: the parameter sets then come in-band.
+        let avcc = h264::avcc_from_sprop(f.param("sprop-parameter-sets")).unwrap_or_default();
         return Ok((video(Codec::H264, avcc), Kind::H264));
     }
     if f.is("H265") {
@@ -193,7 +200,8 @@ pub(crate) fn classify(f: &MediaFormat) -> Result<(Track, Kind), Error> {
             f.param("sprop-vps"),
             f.param("sprop-sps"),
             f.param("sprop-pps"),
-        )?;
+        )
+        .unwrap_or_default();
         return Ok((video(Codec::H265, hvcc), Kind::H265));
     }
     if f.is("MPEG4-GENERIC") {
@@ -417,12 +425,14 @@ pub fn format_for_track(track: &Track, payload_type: u8) -> Option<MediaFormat> 
     }
 }
 
-/// The `a=rtpmap` and `a=fmtp` lines (CRLF-terminated) of a format.
+/// The `a=rtpmap` and `a=fmtp` lines (CRLF-terminated) of a format. Control characters
+/// in the fields (possible in a format built by hand) are left out.
 pub fn sdp_attributes(f: &MediaFormat) -> String {
+    let clean = |v: &str| v.chars().filter(|c| !c.is_control()).collect::<String>();
     let mut s = format!(
         "a=rtpmap:{} {}/{}",
         f.payload_type,
-        f.encoding(),
+        clean(f.encoding()),
         f.clock_rate
     );
     if let Some(c) = f.channels {
@@ -430,7 +440,7 @@ pub fn sdp_attributes(f: &MediaFormat) -> String {
     }
     s += "\r\n";
     if let Some(fmtp) = &f.fmtp {
-        s += &format!("a=fmtp:{} {fmtp}\r\n", f.payload_type);
+        s += &format!("a=fmtp:{} {}\r\n", f.payload_type, clean(fmtp));
     }
     s
 }
@@ -465,6 +475,15 @@ mod tests {
         assert!(MediaFormat::parse(96, Some("H264"), None).is_err());
         assert!(MediaFormat::parse(96, None, None).is_err());
         assert!(MediaFormat::parse(200, Some("H264/90000"), None).is_err());
+        // Fuzz finding: a line break in fmtp ended up in a generic track's SDP lines.
+        assert!(MediaFormat::parse(96, Some("X/90000"), Some("a=1\r\nm=video")).is_err());
+        assert!(MediaFormat::parse(96, Some("X Y/90000"), None).is_err());
+        let mut hand = fmt(96, Some("X/90000"), None);
+        hand.fmtp = Some("a\r\nb".into());
+        assert_eq!(
+            sdp_attributes(&hand),
+            "a=rtpmap:96 X/90000\r\na=fmtp:96 ab\r\n"
+        );
     }
 
     #[test]
@@ -567,6 +586,9 @@ mod tests {
             (back.payload_type, back.clock_rate, back.fmtp.as_deref()),
             (99, 44100, Some("x=1"))
         );
+        let bad = fmt(96, Some("H264/90000"), Some("sprop-parameter-sets=!!,Zz=="));
+        let t = track_from_format(&bad).unwrap();
+        assert!(t.codec == Codec::H264 && t.config.is_empty());
         let interleaved = fmt(96, Some("H264/90000"), Some("packetization-mode=2"));
         assert_eq!(
             track_from_format(&interleaved).unwrap().codec,

@@ -156,7 +156,12 @@ impl Depacketizer {
                         self.reset();
                         return Err(Error::Malformed("JPEG quantization table length"));
                     }
-                    let t = Bytes::copy_from_slice(&payload[p..p + len]);
+                    // One table (as ffmpeg sends) serves both luma and chroma.
+                    let mut t = BytesMut::from(&payload[p..p + len]);
+                    if len == 64 {
+                        t.extend_from_slice(&payload[p..p + len]);
+                    }
+                    let t = t.freeze();
                     p += len;
                     self.q_tables = Some((q, t.clone()));
                     t
@@ -366,12 +371,11 @@ fn parse_jpeg(b: &[u8]) -> Result<Parsed<'_>, Error> {
     }
     let luma = tables[tq[0] as usize].ok_or(Error::Malformed("JPEG table missing"))?;
     let chroma = tables[tq[1] as usize].ok_or(Error::Malformed("JPEG table missing"))?;
-    // One table when all components share it (the receiver then uses it for all).
+    // Types 0 and 1 take two tables (luma, chroma), also when the image shares one:
+    // receivers such as ffmpeg reject other lengths.
     let mut t = BytesMut::with_capacity(128);
     t.put_slice(luma);
-    if tq[1] != tq[0] {
-        t.put_slice(chroma);
-    }
+    t.put_slice(chroma);
     let mut end = b.len();
     if b.ends_with(&[0xff, 0xd9]) {
         end -= 2;

@@ -45,12 +45,16 @@ pub const DEFAULT_MTU: usize = 1200;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// `what` needs more bytes than the `len` there are.
     #[error("{what}: truncated ({len} bytes)")]
     Truncated { what: &'static str, len: usize },
+    /// Input that breaks the format's rules.
     #[error("malformed {0}")]
     Malformed(&'static str),
+    /// Valid input using a feature this crate does not implement.
     #[error("unsupported {0}")]
     Unsupported(&'static str),
+    /// A frame would exceed [`MAX_FRAME_SIZE`]; it is dropped.
     #[error("frame larger than {limit} bytes")]
     FrameTooLarge { limit: usize },
     /// A media format (rtpmap/fmtp) that cannot be used.

@@ -107,10 +107,12 @@ pub struct SequenceUnwrapper {
 }
 
 impl SequenceUnwrapper {
+    /// An unwrapper that takes its first number as is.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// The extended value of `seq`.
     pub fn unwrap(&mut self, seq: u16) -> i64 {
         let v = match self.last {
             None => seq as i64,
@@ -131,10 +133,12 @@ pub struct TimestampUnwrapper {
 }
 
 impl TimestampUnwrapper {
+    /// An unwrapper that takes its first timestamp as is.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// The extended value of `ts`.
     pub fn unwrap(&mut self, ts: u32) -> i64 {
         let v = match self.last {
             None => ts as i64,

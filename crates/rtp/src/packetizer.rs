@@ -8,7 +8,9 @@ use crate::{aac, av1, h264, h265, jpeg, mpa, vp8, vp9, Error, RtpPacket};
 /// One RTP payload; the caller writes the header (sequence number, timestamp, SSRC).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payload {
+    /// The RTP marker bit (end of an access unit / frame / fragmented AU).
     pub marker: bool,
+    /// The RTP payload.
     pub payload: Bytes,
     /// Added to the unit's RTP timestamp for this packet: non-zero only when G.711 units
     /// are split into several packets (in samples).
@@ -64,7 +66,7 @@ impl Packetizer {
             Codec::Pcmu | Codec::Pcma => Inner::G711,
             Codec::Vp8 => Inner::Vp8(vp8::Packetizer { mtu, picture_id: 0 }),
             Codec::Vp9 => Inner::Vp9(vp9::Packetizer { mtu, picture_id: 0 }),
-            Codec::Av1 => Inner::Av1(av1::Packetizer { mtu }),
+            Codec::Av1 => Inner::Av1(av1::Packetizer::new(&track.config, mtu)),
             Codec::Mjpeg => Inner::Jpeg(jpeg::Packetizer { mtu }),
             Codec::Mp3 => Inner::Mpa(mpa::Packetizer { mtu }),
             Codec::Generic => Inner::Generic,
@@ -73,12 +75,13 @@ impl Packetizer {
         Ok(Packetizer { inner, mtu })
     }
 
-    /// Takes a refreshed decoder configuration (avcC/hvcC): its parameter sets are sent
-    /// before the following key frames.
+    /// Takes a refreshed decoder configuration (avcC/hvcC/av1C): its parameter sets
+    /// (sequence header) are sent before the following key frames that lack them.
     pub fn set_config(&mut self, config: &[u8]) {
         match &mut self.inner {
             Inner::H264(p) => p.set_config(config),
             Inner::H265(p) => p.set_config(config),
+            Inner::Av1(p) => p.set_config(config),
             _ => {}
         }
     }

@@ -2,10 +2,13 @@
 
 use crate::{need, Error};
 
-/// Packet types (RFC 3550 12.1).
+/// Sender report packet type (RFC 3550 12.1).
 pub const PT_SR: u8 = 200;
+/// Receiver report packet type.
 pub const PT_RR: u8 = 201;
+/// Source description packet type.
 pub const PT_SDES: u8 = 202;
+/// Goodbye packet type.
 pub const PT_BYE: u8 = 203;
 
 /// One reception report block (RFC 3550 6.4.1).
@@ -45,7 +48,9 @@ pub struct ReceiverReport {
 /// One packet of a compound RTCP packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RtcpPacket<'a> {
+    /// PT 200.
     SenderReport(SenderReport),
+    /// PT 201.
     ReceiverReport(ReceiverReport),
     /// Any other packet type: `count` is the 5-bit header field, `body` follows the
     /// 4-byte header (padding removed).

@@ -222,3 +222,87 @@ fn mjpeg() {
         assert_eq!(n, 5);
     }
 }
+
+/// AV1: ffmpeg 5.1 has no AV1 RTP muxer, so the libaom output (low-overhead OBUs, one
+/// temporal delimiter per temporal unit) goes through our packetizer first.
+#[test]
+fn av1_libaom_through_our_packetizer() {
+    use bytes::Bytes;
+    use ferrocast_rtp::{Depacketizer, MediaFormat, Packetizer, RtpHeader, RtpPacket};
+    let obus = std::fs::read(fixture_dir().join("av1_libaom.obu")).unwrap();
+    // Split at temporal delimiters (0x12 0x00).
+    let mut units: Vec<Vec<u8>> = vec![];
+    let mut p = 0;
+    while p < obus.len() {
+        let typ = (obus[p] >> 3) & 0xf;
+        let mut q = p + 1 + ((obus[p] >> 2) & 1) as usize;
+        let (mut size, mut shift) = (0usize, 0);
+        loop {
+            let b = obus[q];
+            q += 1;
+            size |= ((b & 0x7f) as usize) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        if typ == 2 {
+            units.push(vec![]);
+        } else {
+            units.last_mut().unwrap().extend(&obus[p..q + size]);
+        }
+        p = q + size;
+    }
+    assert_eq!(units.len(), 12);
+    let format = MediaFormat::parse(96, Some("AV1/90000"), None).unwrap();
+    let mut d = Depacketizer::new(&format).unwrap();
+    let mut pk = Packetizer::new(d.track(), 300).unwrap();
+    let mut frames = vec![];
+    let mut seq = 0u16;
+    for (i, u) in units.iter().enumerate() {
+        let mut payloads = vec![];
+        let key = i % 6 == 0;
+        pk.packetize(&Bytes::from(u.clone()), key, &mut payloads)
+            .unwrap();
+        for pl in payloads {
+            let h = RtpHeader {
+                marker: pl.marker,
+                payload_type: 96,
+                sequence: seq,
+                timestamp: i as u32 * 9000,
+                ssrc: 5,
+            };
+            seq += 1;
+            let raw = h.packet(&pl.payload).unwrap();
+            d.push(&RtpPacket::parse(&raw).unwrap(), &mut frames)
+                .unwrap();
+        }
+    }
+    assert_eq!(frames.len(), 12);
+    assert_eq!(keys(&frames), 2);
+    assert!(frames[0].key && frames[6].key);
+    for (f, u) in frames.iter().zip(&units) {
+        assert_eq!(&f.data[..], &u[..]);
+    }
+    // The av1C ffmpeg writes into MP4 for this stream.
+    let av1c = frames[0]
+        .config
+        .clone()
+        .expect("av1C from the sequence header");
+    assert_eq!(
+        &av1c[..],
+        &[
+            0x81, 0x00, 0x0c, 0x00, 0x0a, 0x0a, 0x00, 0x00, 0x00, 0x03, 0xb4, 0xff, 0x73, 0x6b,
+            0xe4, 0x01
+        ]
+    );
+    assert!(frames[1..].iter().all(|f| f.config.is_none()));
+    let mut stream = vec![];
+    for f in &frames {
+        stream.extend([0x12, 0x00]);
+        stream.extend(&f.data[..]);
+    }
+    if let Some(n) = decoded_frames(&stream, "obu", "obu") {
+        assert_eq!(n, 12);
+    }
+}
