@@ -32,6 +32,11 @@ impl<'a> BitReader<'a> {
         self.pos
     }
 
+    /// Bits left to read.
+    pub fn remaining(&self) -> usize {
+        (self.data.len() * 8).saturating_sub(self.pos)
+    }
+
     pub fn bit(&mut self) -> Option<u32> {
         let byte = *self.data.get(self.pos / 8)?;
         let b = (byte >> (7 - self.pos % 8)) & 1;
@@ -45,7 +50,7 @@ impl<'a> BitReader<'a> {
 
     /// Up to 32 bits.
     pub fn bits(&mut self, n: u32) -> Option<u32> {
-        if n > 32 {
+        if n > 32 || self.remaining() < n as usize {
             return None;
         }
         let mut v = 0u64;
@@ -81,6 +86,37 @@ impl<'a> BitReader<'a> {
         let k = i64::from(self.ue()?);
         let v = (k + 1) / 2;
         i32::try_from(if k % 2 == 1 { v } else { -v }).ok()
+    }
+}
+
+/// Writes bits most significant first.
+#[derive(Debug, Default)]
+pub struct BitWriter {
+    out: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+
+impl BitWriter {
+    /// Appends the low `bits` bits of `value`.
+    pub fn put(&mut self, value: u32, bits: u32) {
+        for i in (0..bits.min(32)).rev() {
+            self.acc = (self.acc << 1) | u64::from((value >> i) & 1);
+            self.n += 1;
+            if self.n == 8 {
+                self.out.push(self.acc as u8);
+                self.acc = 0;
+                self.n = 0;
+            }
+        }
+    }
+
+    /// The bytes written, the last one padded with zero bits.
+    pub fn finish(mut self) -> Vec<u8> {
+        if self.n > 0 {
+            self.out.push((self.acc << (8 - self.n)) as u8);
+        }
+        self.out
     }
 }
 

@@ -20,6 +20,8 @@ pub struct Sps {
     pub level_idc: u8,
     pub seq_parameter_set_id: u32,
     pub chroma_format_idc: u32,
+    pub bit_depth_luma_minus8: u32,
+    pub bit_depth_chroma_minus8: u32,
     pub separate_colour_plane: bool,
     pub log2_max_frame_num: u32,
     pub pic_order_cnt_type: u32,
@@ -68,8 +70,11 @@ impl Sps {
             if s.chroma_format_idc == 3 {
                 s.separate_colour_plane = r.flag()?;
             }
-            r.ue()?; // bit_depth_luma_minus8
-            r.ue()?; // bit_depth_chroma_minus8
+            s.bit_depth_luma_minus8 = r.ue()?;
+            s.bit_depth_chroma_minus8 = r.ue()?;
+            if s.bit_depth_luma_minus8 > 6 || s.bit_depth_chroma_minus8 > 6 {
+                return None;
+            }
             r.skip(1)?; // qpprime_y_zero_transform_bypass_flag
             if r.flag()? {
                 let lists = if s.chroma_format_idc != 3 { 8 } else { 12 };
@@ -149,9 +154,9 @@ impl Sps {
 
     /// Frames a decoder holds back before output; 0 when the stream has no reordering.
     /// Without a VUI bitstream restriction, H.264 allows the DPB size; decoders usually
-    /// guess, so this returns `None` then.
+    /// guess, so this returns `None` then (also for values above the DPB limit of 16).
     pub fn max_num_reorder_frames(&self) -> Option<u32> {
-        self.reorder.map(|(n, _)| n)
+        self.reorder.map(|(n, _)| n).filter(|n| *n <= 16)
     }
 }
 

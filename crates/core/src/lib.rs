@@ -8,6 +8,7 @@
 
 pub mod conns;
 pub mod forward;
+pub mod net;
 mod path;
 pub mod rendition;
 mod stream;

@@ -45,40 +45,24 @@ pub struct ServerConfig {
 
 /// Accepts connections until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, cfg: ServerConfig, shutdown: CancellationToken) {
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        let (sock, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => { backoff = Duration::from_millis(5); x }
-                Err(e) => {
-                    // Out of file descriptors and the like: wait instead of spinning.
-                    warn!("{}: accept failed: {e}; retrying in {backoff:?}", cfg.scheme);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                    continue;
-                }
-            },
-            _ = shutdown.cancelled() => return,
-        };
+    let scheme = cfg.scheme;
+    ferrocast_core::net::accept_loop(listener, scheme, shutdown, move |sock, peer, token| {
         let cfg = cfg.clone();
-        let token = shutdown.child_token();
-        tokio::spawn(async move {
-            let _ = sock.set_nodelay(true);
+        async move {
             match cfg.tls.clone() {
                 Some(acceptor) => {
                     let hs = tokio::time::timeout(cfg.read_timeout, acceptor.accept(sock)).await;
                     match hs {
                         Ok(Ok(tls)) => run_conn(tls, peer, cfg, token).await,
-                        Ok(Err(e)) => {
-                            info!("{} conn {peer}: TLS handshake failed: {e}", cfg.scheme)
-                        }
-                        Err(_) => info!("{} conn {peer}: TLS handshake timed out", cfg.scheme),
+                        Ok(Err(e)) => info!("{scheme} conn {peer}: TLS handshake failed: {e}"),
+                        Err(_) => info!("{scheme} conn {peer}: TLS handshake timed out"),
                     }
                 }
                 None => run_conn::<TcpStream>(sock, peer, cfg, token).await,
             }
-        });
-    }
+        }
+    })
+    .await;
 }
 
 enum Role {

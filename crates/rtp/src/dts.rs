@@ -234,7 +234,7 @@ impl H264DtsExtractor {
         self.sps = h264::Sps::parse(nal);
         let reorder = match &self.sps {
             Some(s) if s.pic_order_cnt_type == 2 => Some(0),
-            Some(s) => s.max_num_reorder_frames,
+            Some(s) => s.max_num_reorder_frames(),
             None => None,
         };
         self.core.reset_sps(reorder);
@@ -287,8 +287,8 @@ impl H264DtsExtractor {
         if idr {
             r.ue()?; // idr_pic_id
         }
-        let lsb = r.bits(sps.log2_max_poc_lsb)? as i64;
-        let max = 1i64 << sps.log2_max_poc_lsb;
+        let lsb = r.bits(sps.log2_max_pic_order_cnt_lsb)? as i64;
+        let max = 1i64 << sps.log2_max_pic_order_cnt_lsb;
         let (prev_msb, prev_lsb) = if idr {
             (0, 0)
         } else {

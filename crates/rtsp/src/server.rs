@@ -37,27 +37,11 @@ pub struct ServerConfig {
 
 /// Accepts connections until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, cfg: ServerConfig, shutdown: CancellationToken) {
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        let (sock, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => { backoff = Duration::from_millis(5); x }
-                Err(e) => {
-                    warn!("{}: accept failed: {e}; retrying in {backoff:?}", cfg.scheme);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                    continue;
-                }
-            },
-            _ = shutdown.cancelled() => return,
-        };
-        let cfg = cfg.clone();
-        let token = shutdown.child_token();
-        tokio::spawn(async move {
-            let _ = sock.set_nodelay(true);
-            run_conn(sock, peer, cfg, token).await;
-        });
-    }
+    let scheme = cfg.scheme;
+    ferrocast_core::net::accept_loop(listener, scheme, shutdown, move |sock, peer, token| {
+        run_conn(sock, peer, cfg.clone(), token)
+    })
+    .await;
 }
 
 /// A track a publisher announced.
