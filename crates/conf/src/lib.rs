@@ -70,6 +70,12 @@ pub const IMPLEMENTED_GLOBAL_KEYS: &[&str] = &[
     "webrtcHandshakeTimeout",
     "rtsp",
     "rtspAddress",
+    "rtspTransports",
+    "rtpAddress",
+    "rtcpAddress",
+    "multicastIPRange",
+    "multicastRTPPort",
+    "multicastRTCPPort",
     "pathDefaults",
     "paths",
 ];
