@@ -340,3 +340,42 @@ fn gstreamer_rtspclientsink_publishes_h264_opus() {
         publisher.kill();
     }
 }
+
+/// `rtspAuthMethods: [digest]`: ffmpeg publishes and ffprobe reads with Digest credentials
+/// from the URL; wrong credentials are refused with a Digest challenge.
+#[test]
+fn digest_authentication() {
+    let port = free_port();
+    let yaml = format!(
+        "rtsp: yes\nrtspAddress: 127.0.0.1:{port}\nrtspTransports: [tcp]\n\
+         rtspAuthMethods: [digest]\n\
+         authInternalUsers:\n\
+         - user: any\n  pass:\n  ips: ['127.0.0.1', '::1']\n  permissions:\n  - action: api\n\
+         - user: cam\n  pass: s3cret\n  ips: []\n  permissions:\n  - action: publish\n  - action: read\n"
+    );
+    let server = Server::start_with(ServerOpts::new("rtsp-digest", &yaml));
+    let good = format!("rtsp://cam:s3cret@127.0.0.1:{port}/live/cam");
+    let _publisher = rtsp_publish(&server.dir, "publisher", Source::Plain, &good);
+    server.wait_ready("live/cam", Duration::from_secs(20));
+    let r = probe_raw(&good, 3, &["-rtsp_transport", "tcp"]);
+    assert!(
+        r.success(),
+        "ffprobe with digest credentials failed: {}",
+        r.stderr
+    );
+    assert_h264_aac(&parse_probe(&r.stdout), 30, 50);
+    let bad = format!("rtsp://cam:wrong@127.0.0.1:{port}/live/cam");
+    let r = probe_raw(&bad, 1, &["-rtsp_transport", "tcp"]);
+    assert!(!r.success(), "wrong credentials were accepted");
+    // The challenge is Digest only.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let req = format!("DESCRIBE rtsp://127.0.0.1:{port}/live/cam RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+    s.write_all(req.as_bytes()).expect("send");
+    let mut buf = [0u8; 2048];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let r = String::from_utf8_lossy(&buf[..n]);
+    assert!(r.starts_with("RTSP/1.0 401"), "{r}");
+    assert!(r.contains("WWW-Authenticate: Digest realm="), "{r}");
+    assert!(!r.contains("Basic"), "{r}");
+}

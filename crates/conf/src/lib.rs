@@ -71,6 +71,7 @@ pub const IMPLEMENTED_GLOBAL_KEYS: &[&str] = &[
     "rtsp",
     "rtspAddress",
     "rtspTransports",
+    "rtspAuthMethods",
     "rtpAddress",
     "rtcpAddress",
     "multicastIPRange",

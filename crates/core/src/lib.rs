@@ -12,6 +12,7 @@ pub mod net;
 mod path;
 pub mod rendition;
 mod stream;
+pub mod tls;
 mod unit;
 
 pub use path::{

@@ -8,31 +8,31 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use bytes::Bytes;
+use ferrocast_conf::RtspAuthMethod;
 use ferrocast_core::conns::{ConnGuard, ConnInfo, ConnRegistry, ConnState};
-use ferrocast_core::Codec;
 use ferrocast_core::{
-    rescale, Access, Action, CancellationToken, PathError, PathManager, Publisher, Reader,
-    SessionRef, Track, Unit,
+    Access, Action, CancellationToken, PathError, PathManager, Publisher, Reader, SessionRef,
+    Track, Unit,
 };
-use ferrocast_rtp::dts::{H264DtsExtractor, H265DtsExtractor};
-use ferrocast_rtp::reorder::Reorderer;
 use ferrocast_rtp::rtcp::{self, RtcpPacket};
-use ferrocast_rtp::stats::ReceiverStats;
-use ferrocast_rtp::{Depacketizer, Frame, RtpPacket};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use crate::auth::Credentials;
 use crate::egress::{Delivery, Outbox, RtpSender};
+use crate::ingest::{InTrack, Ingest};
 use crate::message::{self, Decoder, Item, Request};
 use crate::multicast::{Group, Multicast, REPORT_PERIOD};
 use crate::sdp;
 use crate::transport::{self, Transport};
 use crate::udp::{Datagram, Routes, UdpServer};
+
+/// The realm of authentication challenges.
+const REALM: &str = "ferrocast";
 
 /// How long a session lives without requests or RTCP (announced as `timeout=`), for
 /// UDP readers whose connection stays silent while we send.
@@ -64,65 +64,6 @@ pub async fn serve(listener: TcpListener, cfg: ServerConfig, shutdown: Cancellat
     .await;
 }
 
-/// A track a publisher announced.
-struct InTrack {
-    control: String,
-    track: Track,
-    depacketizer: Depacketizer,
-    /// H264 and H265: DTS from the bitstream (RTP carries only PTS).
-    dts: Dts,
-    /// How its packets arrive, once SETUP.
-    delivery: Option<Delivery>,
-    /// UDP: packets back in sequence order.
-    reorder: Option<Reorderer>,
-    stats: ReceiverStats,
-    /// (first RTP time, where it sits on the path's timeline), in the track's clock: each
-    /// RTP stream starts at a random timestamp, so tracks are aligned by arrival.
-    base: Option<(i64, i64)>,
-}
-
-enum Dts {
-    H264(H264DtsExtractor),
-    H265(H265DtsExtractor),
-    Pts,
-}
-
-impl Dts {
-    fn for_track(t: &Track) -> Dts {
-        match t.codec {
-            Codec::H264 => {
-                let mut x = H264DtsExtractor::new();
-                x.set_config(&t.config);
-                Dts::H264(x)
-            }
-            Codec::H265 => {
-                let mut x = H265DtsExtractor::new();
-                x.set_config(&t.config);
-                Dts::H265(x)
-            }
-            _ => Dts::Pts,
-        }
-    }
-
-    fn dts(&mut self, f: &Frame) -> i64 {
-        match self {
-            Dts::H264(x) => {
-                if let Some(c) = &f.config {
-                    x.set_config(c);
-                }
-                x.extract_frame(f)
-            }
-            Dts::H265(x) => {
-                if let Some(c) = &f.config {
-                    x.set_config(c);
-                }
-                x.extract_frame(f)
-            }
-            Dts::Pts => f.pts,
-        }
-    }
-}
-
 enum Role {
     Idle,
     /// After ANNOUNCE: the tracks, waiting for SETUPs and RECORD.
@@ -133,8 +74,7 @@ enum Role {
     },
     Publishing {
         publisher: Publisher,
-        tracks: Vec<InTrack>,
-        started: Instant,
+        ingest: Ingest,
     },
     /// After the first SETUP of a reader.
     Reading {
@@ -164,8 +104,8 @@ struct Conn {
     next_report: Option<Instant>,
     /// Our SSRC in receiver reports.
     ssrc: u32,
-    /// Where the first stream began, for RTCP arrival times.
-    epoch: Instant,
+    /// The nonce of Digest challenges on this connection.
+    nonce: String,
 }
 
 async fn run_conn(
@@ -191,7 +131,7 @@ async fn run_conn(
         last_input: Instant::now(),
         next_report: None,
         ssrc: (info.id.as_u128() >> 64) as u32,
-        epoch: Instant::now(),
+        nonce: format!("{:032x}", Uuid::new_v4().as_u128()),
     };
     let reason = conn.run(&mut sock, &mut udp_rx, &token).await;
     let path = info.details.lock().path.clone();
@@ -380,29 +320,9 @@ impl Conn {
 
     /// RTCP sender reports to a reader, receiver reports to a publisher.
     fn send_reports(&mut self) {
-        let now = self.epoch.elapsed().as_secs_f64();
         let sent = match &mut self.role {
             Role::Reading { sender, .. } => sender.sender_reports(&mut self.out),
-            Role::Publishing { tracks, .. } => {
-                let mut n = 0;
-                for t in tracks.iter_mut() {
-                    let Some(d) = &t.delivery else { continue };
-                    if t.stats.received() == 0 {
-                        continue;
-                    }
-                    let rr = rtcp::ReceiverReport {
-                        ssrc: self.ssrc,
-                        reports: vec![t.stats.report(now)],
-                    };
-                    let mut buf = Vec::with_capacity(32);
-                    if rtcp::write_receiver_report(&rr, &mut buf).is_ok()
-                        && self.out.push(d, true, &[&buf]) > 0
-                    {
-                        n += 1;
-                    }
-                }
-                n
-            }
+            Role::Publishing { ingest, .. } => ingest.receiver_reports(&mut self.out),
             _ => 0,
         };
         self.guard
@@ -519,20 +439,29 @@ impl Conn {
     fn access(&self, req: &Request, action: Action) -> Result<Access, String> {
         let (path, query) = path_of(&req.uri).ok_or_else(|| format!("bad URL {:?}", req.uri))?;
         let (mut user, mut pass) = (String::new(), String::new());
-        if let Some(auth) = req.header("Authorization") {
-            if let Some(b64) = auth
-                .strip_prefix("Basic ")
-                .or_else(|| auth.strip_prefix("basic "))
-            {
-                if let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
-                    if let Ok(s) = String::from_utf8(raw) {
-                        if let Some((u, p)) = s.split_once(':') {
-                            user = u.to_string();
-                            pass = p.to_string();
-                        }
+        let (basic, digest) = self.auth_methods();
+        match req.header("Authorization").and_then(Credentials::parse) {
+            Some(Credentials::Basic { user: u, pass: p }) if basic => {
+                user = u;
+                pass = p;
+            }
+            Some(c @ Credentials::Digest { .. }) if digest => {
+                user = c.user().to_string();
+                // Digest proves the password without sending it: find the user's plain
+                // password in authInternalUsers and check the response against it.
+                let conf = self.cfg.paths.conf();
+                let known = conf.auth_internal_users.iter().find(|u| {
+                    u.user == user
+                        && !u.pass.starts_with("sha256:")
+                        && !u.pass.starts_with("argon2:")
+                });
+                if let Some(u) = known {
+                    if c.digest_matches(&u.pass, REALM, &self.nonce, &req.method) {
+                        pass = u.pass.clone();
                     }
                 }
             }
+            _ => {}
         }
         for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
             match k {
@@ -560,6 +489,16 @@ impl Conn {
         })
     }
 
+    /// `rtspAuthMethods`: (Basic, Digest) allowed.
+    fn auth_methods(&self) -> (bool, bool) {
+        let conf = self.cfg.paths.conf();
+        let m = &conf.rtsp_auth_methods;
+        (
+            m.contains(&RtspAuthMethod::Basic) || m.is_empty(),
+            m.contains(&RtspAuthMethod::Digest),
+        )
+    }
+
     fn session_ref(&self) -> SessionRef {
         SessionRef {
             kind: "rtspSession",
@@ -572,12 +511,18 @@ impl Conn {
     fn refuse(&mut self, req: &Request, e: &PathError) -> Result<(), String> {
         match e {
             PathError::Auth { .. } => {
-                self.respond(
-                    req,
-                    401,
-                    &[("WWW-Authenticate", "Basic realm=\"ferrocast\"".into())],
-                    b"",
-                );
+                let (basic, digest) = self.auth_methods();
+                let mut h = Vec::new();
+                if digest {
+                    h.push((
+                        "WWW-Authenticate",
+                        format!("Digest realm=\"{REALM}\", nonce=\"{}\"", self.nonce),
+                    ));
+                }
+                if basic || !digest {
+                    h.push(("WWW-Authenticate", format!("Basic realm=\"{REALM}\"")));
+                }
+                self.respond(req, 401, &h, b"");
                 Ok(()) // the client retries with credentials
             }
             PathError::NoOnePublishing(_) | PathError::NotConfigured(_) => {
@@ -641,17 +586,8 @@ impl Conn {
         };
         let mut tracks = Vec::new();
         for m in medias {
-            match Depacketizer::new(&m.format) {
-                Ok(depacketizer) => tracks.push(InTrack {
-                    control: m.control,
-                    track: depacketizer.track().clone(),
-                    dts: Dts::for_track(depacketizer.track()),
-                    depacketizer,
-                    delivery: None,
-                    reorder: None,
-                    stats: ReceiverStats::default(),
-                    base: None,
-                }),
+            match InTrack::new(m.control, &m.format) {
+                Ok(t) => tracks.push(t),
                 Err(e) => {
                     info!(
                         "{} conn {}: announced {} track {:?} skipped: {e}",
@@ -771,12 +707,7 @@ impl Conn {
         let Role::Announced { tracks, .. } = &mut self.role else {
             return Ok(());
         };
-        let t = &mut tracks[idx];
-        if matches!(delivery, Delivery::Udp { .. }) {
-            let window = if t.track.codec.is_video() { 256 } else { 64 };
-            t.reorder = Some(Reorderer::new(window));
-        }
-        t.delivery = Some(delivery);
+        tracks[idx].set_delivery(delivery);
         self.set_transport(name);
         let s = self.session_header_new();
         let mut h = vec![("Transport", answer)];
@@ -987,7 +918,8 @@ impl Conn {
             Ok(p) => p,
             Err(e) => return self.refuse(&req, &e),
         };
-        let bus: Vec<Track> = tracks.iter().map(|t| t.track.clone()).collect();
+        let ingest = Ingest::new(tracks, self.ssrc);
+        let bus = ingest.bus_tracks();
         let codecs: Vec<_> = bus.iter().map(|t| t.codec.api_name()).collect();
         if let Err(e) = publisher.start(bus) {
             self.respond(&req, 400, &[], b"");
@@ -1012,12 +944,13 @@ impl Conn {
             drop(old);
         }
         if let Some(udp) = self.cfg.udp.clone() {
-            if tracks
+            if ingest
+                .tracks
                 .iter()
                 .any(|t| matches!(t.delivery, Some(Delivery::Udp { .. })))
             {
                 let mut routes = Routes::new(udp, self.udp_tx.clone());
-                for (i, t) in tracks.iter().enumerate() {
+                for (i, t) in ingest.tracks.iter().enumerate() {
                     if let Some(Delivery::Udp { rtp, rtcp }) = t.delivery {
                         routes.add(false, rtp, i);
                         routes.add(true, rtcp, i);
@@ -1026,11 +959,7 @@ impl Conn {
                 self.routes = Some(routes);
             }
         }
-        self.role = Role::Publishing {
-            publisher,
-            tracks,
-            started: Instant::now(),
-        };
+        self.role = Role::Publishing { publisher, ingest };
         self.next_report = Some(Instant::now() + Duration::from_secs(1));
         let s = self.session_header();
         self.respond(&req, 200, &s, b"");
@@ -1039,13 +968,7 @@ impl Conn {
 
     fn on_interleaved(&mut self, channel: u8, data: Bytes) -> Result<(), String> {
         let found = match &self.role {
-            Role::Publishing { tracks, .. } => tracks.iter().enumerate().find_map(|(i, t)| match t
-                .delivery
-            {
-                Some(Delivery::Tcp { rtp, .. }) if rtp == channel => Some((i, false)),
-                Some(Delivery::Tcp { rtcp, .. }) if rtcp == channel => Some((i, true)),
-                _ => None,
-            }),
+            Role::Publishing { ingest, .. } => ingest.by_channel(channel),
             Role::Reading { sender, .. } => sender.tracks.iter().find_map(|t| match t.delivery {
                 Delivery::Tcp { rtcp, .. } if rtcp == channel => Some((t.index, true)),
                 _ => None,
@@ -1072,40 +995,36 @@ impl Conn {
 
     fn on_rtcp(&mut self, track: usize, data: &[u8]) {
         let counters = &self.guard.info.rtp;
-        let now = self.epoch.elapsed().as_secs_f64();
+        if let Role::Publishing { ingest, .. } = &mut self.role {
+            ingest.on_rtcp(track, data, counters);
+            return;
+        }
         for p in rtcp::packets(data) {
             match p {
                 Ok(p) => {
                     counters
                         .inbound_rtcp_packets
                         .fetch_add(1, Ordering::Relaxed);
-                    match (&mut self.role, p) {
-                        (Role::Publishing { tracks, .. }, RtcpPacket::SenderReport(sr)) => {
-                            if let Some(t) = tracks.get_mut(track) {
-                                t.stats.on_sender_report(sr.ntp, now);
-                            }
-                        }
-                        (
-                            Role::Reading { reported_lost, .. },
-                            RtcpPacket::ReceiverReport(rtcp::ReceiverReport { reports, .. }),
-                        ) => {
-                            for b in reports {
-                                let known = reported_lost.len();
-                                match reported_lost.iter_mut().find(|(s, _)| *s == b.ssrc) {
-                                    Some(e) => e.1 = b.cumulative_lost,
-                                    None if known < 16 => {
-                                        reported_lost.push((b.ssrc, b.cumulative_lost))
-                                    }
-                                    None => {}
+                    if let (
+                        Role::Reading { reported_lost, .. },
+                        RtcpPacket::ReceiverReport(rtcp::ReceiverReport { reports, .. }),
+                    ) = (&mut self.role, p)
+                    {
+                        for b in reports {
+                            let known = reported_lost.len();
+                            match reported_lost.iter_mut().find(|(s, _)| *s == b.ssrc) {
+                                Some(e) => e.1 = b.cumulative_lost,
+                                None if known < 16 => {
+                                    reported_lost.push((b.ssrc, b.cumulative_lost))
                                 }
+                                None => {}
                             }
-                            let total: i64 =
-                                reported_lost.iter().map(|(_, l)| (*l).max(0) as i64).sum();
-                            counters
-                                .outbound_rtp_packets_reported_lost
-                                .store(total as u64, Ordering::Relaxed);
                         }
-                        _ => {}
+                        let total: i64 =
+                            reported_lost.iter().map(|(_, l)| (*l).max(0) as i64).sum();
+                        counters
+                            .outbound_rtp_packets_reported_lost
+                            .store(total as u64, Ordering::Relaxed);
                     }
                 }
                 Err(_) => {
@@ -1117,92 +1036,12 @@ impl Conn {
         }
     }
 
-    /// One RTP packet of a publisher's track `idx`; `udp` ones are reordered first.
+    /// One RTP packet of a publisher's track `idx`.
     fn on_rtp(&mut self, idx: usize, data: Bytes, udp: bool) -> Result<(), String> {
-        let Role::Publishing { tracks, .. } = &mut self.role else {
+        let Role::Publishing { publisher, ingest } = &mut self.role else {
             return Ok(()); // e.g. a reader punching its NAT
         };
-        let Some(t) = tracks.get_mut(idx) else {
-            return Ok(());
-        };
-        let counters = &self.guard.info.rtp;
-        let arrival = rescale(
-            self.epoch.elapsed().as_micros() as i64,
-            1_000_000,
-            t.track.clock_rate.max(1),
-        );
-        let (seq, ts, ssrc) = match RtpPacket::parse(&data) {
-            Ok(p) => (p.sequence, p.timestamp, p.ssrc),
-            Err(e) => {
-                counters
-                    .inbound_rtp_packets_in_error
-                    .fetch_add(1, Ordering::Relaxed);
-                if udp {
-                    return Ok(()); // anyone can send us a datagram: drop it
-                }
-                return Err(format!("malformed RTP packet on track {idx}: {e}"));
-            }
-        };
-        counters.inbound_rtp_packets.fetch_add(1, Ordering::Relaxed);
-        t.stats.on_packet(ssrc, seq, ts, arrival);
-        let mut ordered = Vec::new();
-        match &mut t.reorder {
-            Some(r) => r.push(seq, data, &mut ordered),
-            None => ordered.push(data),
-        }
-        // Loss and jitter over all tracks, for the API.
-        let lost: u64 = tracks.iter().map(|t| t.stats.lost()).sum();
-        counters
-            .inbound_rtp_packets_lost
-            .store(lost, Ordering::Relaxed);
-        let jitter = tracks
-            .iter()
-            .map(|t| t.stats.jitter() as f64)
-            .fold(0.0, f64::max);
-        counters.set_jitter(jitter);
-        for pkt in ordered {
-            self.depacketize(idx, &pkt);
-        }
-        Ok(())
-    }
-
-    fn depacketize(&mut self, idx: usize, data: &[u8]) {
-        let Role::Publishing {
-            publisher,
-            tracks,
-            started,
-        } = &mut self.role
-        else {
-            return;
-        };
-        let Ok(pkt) = RtpPacket::parse(data) else {
-            return;
-        };
-        let mut frames = Vec::new();
-        if let Err(e) = tracks[idx].depacketizer.push(&pkt, &mut frames) {
-            // One broken packet loses one frame, not the session.
-            tracing::debug!("{} conn {}: track {idx}: {e}", self.cfg.scheme, self.peer);
-        }
-        for f in frames {
-            let t = &mut tracks[idx];
-            let dts = t.dts.dts(&f);
-            let clock = t.track.clock_rate;
-            let (first, at) = *t.base.get_or_insert_with(|| {
-                let us = started.elapsed().as_micros() as i64;
-                (f.pts, rescale(us, 1_000_000, clock))
-            });
-            let (pts, dts) = (f.pts - first + at, dts - first + at);
-            if let Some(config) = f.config {
-                if let Some(s) = publisher.stream() {
-                    let mut all = s.tracks().as_ref().clone();
-                    if let Some(t) = all.get_mut(idx) {
-                        t.config = config;
-                    }
-                    s.update_tracks(all);
-                }
-            }
-            publisher.write(Unit::new(idx, dts, pts, f.key, f.data));
-        }
+        ingest.on_rtp(idx, data, udp, &self.guard.info.rtp, publisher)
     }
 
     fn on_units(&mut self, batch: &mut Vec<Arc<Unit>>) {
