@@ -428,17 +428,13 @@ impl PathManager {
 
     // ------------------------------------------------------------------ pull sources
 
-    /// Sets the driver of pull sources whose URL has one of `schemes` ("rtmp", "rtmps"),
-    /// and starts the static sources that were waiting for it.
-    pub fn set_source(self: &Arc<Self>, schemes: &[&str], factory: SourceFactory) {
-        {
-            let mut sources = self.sources.lock();
-            for s in schemes {
-                sources.insert(s.to_ascii_lowercase(), factory.clone());
-            }
-        }
-        if tokio::runtime::Handle::try_current().is_ok() {
-            self.start_static_sources();
+    /// Sets the driver of pull sources whose URL has one of `schemes` ("rtmp", "rtmps").
+    /// Register every driver, then call [`PathManager::start_static_sources`] once the
+    /// listeners are up (a source may pull from this very server).
+    pub fn set_source(&self, schemes: &[&str], factory: SourceFactory) {
+        let mut sources = self.sources.lock();
+        for s in schemes {
+            sources.insert(s.to_ascii_lowercase(), factory.clone());
         }
     }
 
@@ -1402,7 +1398,10 @@ mod tests {
         assert!(!snap.ready);
         let (seen, fail, end) = fake(&pm);
         fail.store(true, Ordering::SeqCst);
-        // set_source started it: 1 + attempts after pauses of 1, 2, 4, 8, 10 s.
+        pm.start_static_sources();
+        // Idempotent: a second call does not start a second loop.
+        pm.start_static_sources();
+        // 1 + attempts after pauses of 1, 2, 4, 8, 10 s.
         tokio::time::sleep(Duration::from_millis(25_500)).await;
         assert_eq!(seen.attempts.load(Ordering::SeqCst), 6);
         assert_eq!(seen.urls.lock()[0], "rtmp://origin/live/pulled");
@@ -1461,6 +1460,7 @@ mod tests {
     async fn reload_starts_added_sources_and_unknown_schemes_do_not_crash() {
         let pm = manager("paths:\n  cam:\n    source: rtsp://camera/stream\n");
         let (seen, _fail, _end) = fake(&pm);
+        pm.start_static_sources();
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(seen.attempts.load(Ordering::SeqCst), 0, "no rtsp driver");
         let snap = pm.get("cam").unwrap();
