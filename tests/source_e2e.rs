@@ -19,15 +19,20 @@ fn start_server(label: &str, extra: &str, paths: impl FnOnce(u16) -> String) -> 
     let dir = TempDir::new(label);
     let rtmp = free_port();
     let api = free_port();
+    // WebRTC is off unless `extra` configures it (parallel servers can't share its ports).
+    let webrtc = if extra.contains("webrtc:") {
+        ""
+    } else {
+        "webrtc: no\n"
+    };
     let yaml = format!(
         "logLevel: info\n\
          rtmp: yes\n\
          rtmpAddress: 127.0.0.1:{rtmp}\n\
          api: yes\n\
          apiAddress: 127.0.0.1:{api}\n\
-         webrtc: no\n\
          rtsp: no\n\
-         {extra}\
+         {webrtc}{extra}\
          paths:\n{}",
         paths(rtmp)
     );
@@ -139,6 +144,45 @@ fn on_demand_rtmp_source_starts_with_the_first_reader() {
     reader.wait_frames(60, Duration::from_secs(30));
     server.wait_ready("pulled", READY);
     assert_eq!(readers(&server, "origin"), 1);
+}
+
+#[test]
+fn whep_reader_starts_an_on_demand_source() {
+    let http_port = free_port();
+    let udp = free_udp_port();
+    let extra = format!(
+        "webrtc: yes\nwebrtcAddress: 127.0.0.1:{http_port}\nwebrtcLocalUDPAddress: 127.0.0.1:{udp}\n"
+    );
+    let server = start_server("source-whep", &extra, |port| {
+        format!(
+            "  origin:\n  pulled:\n    source: rtmp://127.0.0.1:{port}/origin\n    sourceOnDemand: yes\n"
+        )
+    });
+    let _publisher = publish(
+        &server.dir,
+        "publisher",
+        Source::Plain,
+        &server.rtmp_url("origin"),
+    );
+    server.wait_ready("origin", READY);
+    assert_eq!(
+        readers(&server, "origin"),
+        0,
+        "the source runs without readers"
+    );
+    let v = run_client(
+        &[
+            "whep",
+            &format!("http://127.0.0.1:{http_port}/pulled/whep"),
+            "--seconds",
+            "5",
+        ],
+        Duration::from_secs(60),
+    );
+    let video = v["video_frames"].as_u64().unwrap_or(0);
+    let audio = v["audio_frames"].as_u64().unwrap_or(0);
+    assert!(video > 60, "video frames: {v}");
+    assert!(audio > 100, "audio frames (AAC -> Opus rendition): {v}");
 }
 
 #[test]
