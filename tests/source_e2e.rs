@@ -311,3 +311,49 @@ fn rtmps_source_pinned_by_fingerprint() {
     let item = server.path_item("impostor").expect("impostor is listed");
     assert_eq!(item["ready"], false, "{item}");
 }
+
+#[test]
+fn sources_follow_config_changes_made_through_the_api() {
+    let server = start_server("source-api", "", |_| "  origin:\n".to_string());
+    let port = server.rtmp_port;
+    let _publisher = publish(
+        &server.dir,
+        "publisher",
+        Source::Plain,
+        &server.rtmp_url("origin"),
+    );
+    server.wait_ready("origin", READY);
+
+    // A path added with a source starts pulling at once.
+    let body = format!(r#"{{"source":"rtmp://127.0.0.1:{port}/origin"}}"#);
+    let r = server.api("POST", "/v3/config/paths/add/pulled", Some(&body));
+    assert_eq!(r.status, 200, "add: {}", r.body);
+    let item = server.wait_ready("pulled", READY);
+    assert_eq!(item["source"]["type"], "rtmpSource", "{item}");
+    assert_h264_aac(&probe(&server.rtmp_url("pulled"), 2), 30, 45);
+
+    // Turned into an on-demand source: the running one stops, nothing pulls until a
+    // reader comes.
+    let r = server.api(
+        "PATCH",
+        "/v3/config/paths/patch/pulled",
+        Some(r#"{"sourceOnDemand":true,"sourceOnDemandCloseAfter":"1s"}"#),
+    );
+    assert_eq!(r.status, 200, "patch: {}", r.body);
+    server.wait_readers("origin", 0, Duration::from_secs(10));
+    assert_eq!(server.path_item("pulled").expect("listed")["ready"], false);
+    assert_h264_aac(&probe(&server.rtmp_url("pulled"), 2), 30, 45);
+
+    // Deleted: the source stops and the path disappears.
+    let mut reader = FfmpegReader::start(&server.dir, "reader", &server.rtmp_url("pulled"), None);
+    reader.wait_frames(10, Duration::from_secs(30));
+    assert_eq!(readers(&server, "origin"), 1);
+    let r = server.api("DELETE", "/v3/config/paths/delete/pulled", None);
+    assert_eq!(r.status, 200, "delete: {}", r.body);
+    assert!(
+        reader.proc.wait_timeout(Duration::from_secs(15)).is_some(),
+        "the reader is still connected after its path was deleted"
+    );
+    server.wait_readers("origin", 0, Duration::from_secs(10));
+    assert!(server.path_item("pulled").is_none());
+}
