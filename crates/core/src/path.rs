@@ -741,6 +741,10 @@ impl Path {
                 token.cancel();
             }
         }
+        if let Some(src) = &self.source {
+            // Readers waiting for it give up now rather than at their timeout.
+            src.ready.notify_waiters();
+        }
         self.close(reason);
     }
 
@@ -1368,6 +1372,25 @@ mod tests {
             pm.add_reader(&a, session()),
             Err(PathError::NoOnePublishing(_))
         ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn removing_the_path_releases_waiting_readers() {
+        let pm = manager(ON_DEMAND);
+        let (seen, fail, _end) = fake(&pm);
+        fail.store(true, Ordering::SeqCst);
+        let start = tokio::time::Instant::now();
+        let waiting = {
+            let pm = pm.clone();
+            tokio::spawn(async move { pm.wait_for_source(&access(Action::Read, "cam1")).await })
+        };
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let (conf, _) = Conf::from_yaml(OPEN, "t.yml").unwrap();
+        pm.set_conf(Arc::new(conf));
+        let r = waiting.await.unwrap();
+        assert!(matches!(r, Err(PathError::NoOnePublishing(_))), "{r:?}");
+        assert_eq!(start.elapsed(), Duration::from_millis(1500));
+        assert!(seen.tokens.lock().iter().all(|t| t.is_cancelled()));
     }
 
     #[tokio::test(start_paused = true)]
