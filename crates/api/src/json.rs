@@ -69,7 +69,7 @@ impl From<&PathSnapshot> for ApiPath {
             online_time: time,
             source: p.source.map(|(kind, id)| TypeId {
                 kind,
-                id: id.to_string(),
+                id: id.map(|id| id.to_string()).unwrap_or_default(),
             }),
             tracks: p.tracks.iter().map(|t| t.codec.api_name()).collect(),
             tracks2: p

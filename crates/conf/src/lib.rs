@@ -88,6 +88,10 @@ pub const IMPLEMENTED_PATH_KEYS: &[&str] = &[
     "maxReaders",
     "name",
     "forward",
+    "sourceFingerprint",
+    "sourceOnDemand",
+    "sourceOnDemandStartTimeout",
+    "sourceOnDemandCloseAfter",
 ];
 
 /// Where [`Conf::load`] says the configuration came from when no file was found.

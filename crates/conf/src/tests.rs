@@ -866,3 +866,21 @@ fn yaml_edge_cases() {
         "{err}"
     );
 }
+
+#[test]
+fn pull_sources() {
+    let (conf, warnings) = load(
+        "paths:\n  cam:\n    source: rtmps://origin/live/cam\n    sourceFingerprint: ab:cd\n    sourceOnDemand: yes\n    sourceOnDemandStartTimeout: 3s\n    sourceOnDemandCloseAfter: 1m\n  \"~^proxy/(.+)$\":\n    source: rtsp://origin/$G1\n    sourceOnDemand: yes\n",
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let cam = &conf.paths["cam"];
+    assert!(cam.source_on_demand);
+    assert_eq!(cam.source_on_demand_close_after, Duration::from_secs(60));
+    // Paths matching many names pull only on demand (one copy per matched name).
+    for name in ["\"~^proxy/(.+)$\"", "all_others"] {
+        let err = load_err(&format!(
+            "paths:\n  {name}:\n    source: rtsp://origin/$MTX_PATH\n"
+        ));
+        assert!(err.contains("sourceOnDemand"), "{err}");
+    }
+}

@@ -184,6 +184,13 @@ fn check_path(p: &PathConf, base: &[&str]) -> Result<(), ConfError> {
             ));
         }
     }
+    let matches_many = p.name.starts_with('~') || p.name == "all" || p.name == "all_others";
+    if is_url_source(source) && matches_many && !p.source_on_demand && !is_defaults {
+        return Err(keyed(
+            "sourceOnDemand",
+            "a path with a regular expression (or path \"all\"/\"all_others\") and a URL source must have sourceOnDemand set to yes: each matching path pulls its own copy while someone reads it".to_string(),
+        ));
+    }
     if p.source_on_demand && source == "publisher" && !is_defaults {
         return Err(keyed(
             "sourceOnDemand",

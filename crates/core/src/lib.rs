@@ -11,6 +11,7 @@ pub mod forward;
 pub mod net;
 mod path;
 pub mod rendition;
+pub mod source;
 mod stream;
 pub mod tls;
 mod unit;

@@ -105,24 +105,41 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Connects and starts publishing or playing, within `timeout`.
+    /// rtmps:// servers' certificates are not verified (see [`Client::connect_with`]).
     pub async fn connect(
         url: &str,
         mode: ClientMode,
         timeout: Duration,
     ) -> Result<Client, ClientError> {
-        tokio::time::timeout(timeout, Self::connect_inner(url, mode))
+        Self::connect_with(url, mode, timeout, None).await
+    }
+
+    /// Like [`Client::connect`]; with `tls`, rtmps:// uses that connector (e.g.
+    /// [`crate::tls::fingerprint_client`]) instead of one that accepts any certificate.
+    pub async fn connect_with(
+        url: &str,
+        mode: ClientMode,
+        timeout: Duration,
+        tls: Option<tokio_rustls::TlsConnector>,
+    ) -> Result<Client, ClientError> {
+        tokio::time::timeout(timeout, Self::connect_inner(url, mode, tls))
             .await
             .map_err(|_| ClientError::Timeout)?
     }
 
-    async fn connect_inner(url: &str, mode: ClientMode) -> Result<Client, ClientError> {
+    async fn connect_inner(
+        url: &str,
+        mode: ClientMode,
+        tls: Option<tokio_rustls::TlsConnector>,
+    ) -> Result<Client, ClientError> {
         let u = RtmpUrl::parse(url)?;
         let sock = TcpStream::connect((u.host.as_str(), u.port)).await?;
         sock.set_nodelay(true)?;
         let io: Box<dyn Io> = if u.tls {
             let name = tokio_rustls::rustls::pki_types::ServerName::try_from(u.host.clone())
                 .map_err(|e| ClientError::Url(url.into(), e.to_string()))?;
-            Box::new(crate::tls::insecure_client().connect(name, sock).await?)
+            let connector = tls.unwrap_or_else(crate::tls::insecure_client);
+            Box::new(connector.connect(name, sock).await?)
         } else {
             Box::new(sock)
         };

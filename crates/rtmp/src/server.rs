@@ -224,7 +224,7 @@ impl<S: AsyncRead + SendVectored> Conn<S> {
                         .info
                         .bytes_received
                         .fetch_add(n as u64, Ordering::Relaxed);
-                    let r = self.on_input(&buf[..n]);
+                    let r = self.on_input(&buf[..n]).await;
                     if matches!(self.role, Role::Publishing { .. }) && buf.len() < 65536 {
                         buf.resize(65536, 0); // publishers send a lot: read more at once
                     }
@@ -238,7 +238,7 @@ impl<S: AsyncRead + SendVectored> Conn<S> {
                         .info
                         .bytes_received
                         .fetch_add(data.len() as u64, Ordering::Relaxed);
-                    self.on_input(&data)
+                    self.on_input(&data).await
                 }
                 Wake::Units(Ok(_)) => {
                     self.on_units(&mut batch);
@@ -266,27 +266,29 @@ impl<S: AsyncRead + SendVectored> Conn<S> {
         }
     }
 
-    fn on_input(&mut self, data: &[u8]) -> Result<(), String> {
+    async fn on_input(&mut self, data: &[u8]) -> Result<(), String> {
         let events = self
             .session
             .handle_input(data)
             .map_err(|e| format!("protocol error: {e}"))?;
         for ev in events {
-            self.on_event(ev)?;
+            self.on_event(ev).await?;
         }
         Ok(())
     }
 
-    fn on_event(&mut self, ev: ServerEvent) -> Result<(), String> {
+    async fn on_event(&mut self, ev: ServerEvent) -> Result<(), String> {
         match ev {
             ServerEvent::Connect { app, flash_ver, .. } => {
                 self.app = app;
                 self.guard.info.details.lock().user_agent = flash_ver;
             }
             ServerEvent::Publish { stream_id, name } => {
-                self.start(Action::Publish, stream_id, &name)?
+                self.start(Action::Publish, stream_id, &name).await?
             }
-            ServerEvent::Play { stream_id, name } => self.start(Action::Read, stream_id, &name)?,
+            ServerEvent::Play { stream_id, name } => {
+                self.start(Action::Read, stream_id, &name).await?
+            }
             ServerEvent::Unpublish => {
                 // The stream ends; the connection stays until the client closes it (some
                 // clients report an error when the server hangs up first).
@@ -340,7 +342,7 @@ impl<S: AsyncRead + SendVectored> Conn<S> {
         Ok(())
     }
 
-    fn start(&mut self, action: Action, stream_id: u32, name: &str) -> Result<(), String> {
+    async fn start(&mut self, action: Action, stream_id: u32, name: &str) -> Result<(), String> {
         if !matches!(self.role, Role::Idle) {
             return Err("a second publish/play on one connection is not supported".into());
         }
@@ -365,6 +367,22 @@ impl<S: AsyncRead + SendVectored> Conn<S> {
             d.path = path.clone();
             d.query = query;
             d.user = access.user.clone();
+        }
+        if action == Action::Read {
+            // An on-demand pull source starts now; the player waits until it is ready.
+            let token = self.guard.info.token.clone();
+            let waited = tokio::select! {
+                r = self.cfg.paths.wait_for_source(&access) => r,
+                _ = token.cancelled() => return Err("closed by the server while waiting for the source".into()),
+            };
+            if let Err(e) = waited {
+                let code = match e {
+                    PathError::Auth { .. } => "NetStream.Play.Unauthorized",
+                    _ => "NetStream.Play.StreamNotFound",
+                };
+                self.session.reject(stream_id, code, &e.to_string());
+                return Err(format!("play refused: {e}"));
+            }
         }
         let session_ref = SessionRef {
             kind: if self.cfg.tls.is_some() {

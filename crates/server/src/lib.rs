@@ -330,6 +330,11 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
         .set_forwarder(ferrocast_core::forward::ForwarderFactory(Arc::new(
             ferrocast_rtmp::forward::start,
         )));
+    // Pull sources (`source: rtmp://...`), by URL scheme. Static sources start once the
+    // listeners are up (below); schemes without a driver are logged and not pulled.
+    servers
+        .paths
+        .set_source(&["rtmp", "rtmps"], ferrocast_rtmp::source::factory());
     servers.apply_rtmp(&conf).await?;
 
     let rtsp_conns = ConnRegistry::new();
@@ -402,6 +407,8 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
             }
         });
     }
+
+    servers.paths.start_static_sources();
 
     wait_for_signal().await;
     info!("shutting down");

@@ -354,6 +354,21 @@ pub(crate) async fn handle(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
+            if endpoint == Endpoint::Whep {
+                // An on-demand pull source starts now; the reader waits until it is ready.
+                let (user, pass) = credentials(&headers, &query);
+                let access = Access {
+                    action: Action::Read,
+                    path: path.clone(),
+                    query: query.clone(),
+                    user,
+                    pass,
+                    ip: remote.ip(),
+                };
+                if let Err(e) = shared.paths.wait_for_source(&access).await {
+                    return error(&shared, &headers, status_of(&e), &e.to_string());
+                }
+            }
             match create_session(
                 &shared, remote, &headers, &query, &path, endpoint, offer, user_agent,
             ) {
