@@ -47,6 +47,9 @@ pub struct PullConfig {
     pub write_timeout: Duration,
     /// `rtspUDPSourcePortRange`.
     pub udp_port_range: (u16, u16),
+    /// `sourceFingerprint`: for rtsps://, the SHA-256 fingerprint the server certificate
+    /// must have (empty: any certificate).
+    pub fingerprint: String,
 }
 
 /// An `rtsp://` or `rtsps://` URL taken apart.
@@ -159,7 +162,7 @@ pub fn control_url(base: &str, control: &str) -> String {
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-struct Client {
+struct Client<'a> {
     io: Box<dyn Io>,
     decoder: Decoder,
     buf: Vec<u8>,
@@ -171,13 +174,10 @@ struct Client {
     early: Vec<(u8, Bytes)>,
     write_timeout: Duration,
     read_timeout: Duration,
-    bytes: &'static AtomicU64,
+    bytes: &'a AtomicU64,
 }
 
-/// A counter nobody reads, for callers that don't count bytes.
-static SINK: AtomicU64 = AtomicU64::new(0);
-
-impl Client {
+impl Client<'_> {
     async fn send(&mut self, data: &[u8]) -> Result<(), String> {
         match tokio::time::timeout(self.write_timeout, self.io.write_all(data)).await {
             Ok(Ok(())) => Ok(()),
@@ -299,7 +299,7 @@ struct Dgram {
 pub async fn pull<F>(
     cfg: &PullConfig,
     counters: &RtpCounters,
-    bytes: Option<&'static AtomicU64>,
+    bytes: &AtomicU64,
     token: &CancellationToken,
     start: F,
 ) -> Result<(), String>
@@ -317,8 +317,12 @@ where
     let io: Box<dyn Io> = if url.tls {
         let name = tokio_rustls::rustls::pki_types::ServerName::try_from(url.host.clone())
             .map_err(|e| format!("invalid TLS server name {}: {e}", url.host))?;
+        let connector = match cfg.fingerprint.as_str() {
+            "" => ferrocast_core::tls::insecure_client(),
+            f => ferrocast_core::tls::fingerprint_client(f)?,
+        };
         Box::new(
-            ferrocast_core::tls::insecure_client()
+            connector
                 .connect(name, tcp)
                 .await
                 .map_err(|e| format!("TLS handshake with {addr}: {e}"))?,
@@ -337,7 +341,7 @@ where
         early: Vec::new(),
         write_timeout: cfg.write_timeout,
         read_timeout: cfg.read_timeout,
-        bytes: bytes.unwrap_or(&SINK),
+        bytes,
     };
     let base_url = url.request_url.clone();
     let res = c.request("OPTIONS", &base_url, &[]).await?;

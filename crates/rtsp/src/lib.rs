@@ -10,6 +10,7 @@
 //! - [`ingest`]: received RTP -> bus units, receiver statistics and reports.
 //! - [`udp`]: the shared RTP/RTCP sockets and the routing of datagrams to sessions.
 //! - [`multicast`]: one multicast group per path, shared by its multicast readers.
+//! - [`source`]: `source: rtsp://` pull sources, on the client.
 //! - [`server`]: the tokio driver, one task per connection.
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ pub mod message;
 pub mod multicast;
 pub mod sdp;
 pub mod server;
+pub mod source;
 pub mod transport;
 pub mod udp;
 

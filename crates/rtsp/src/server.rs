@@ -199,7 +199,7 @@ impl Conn {
                         .fetch_add(n as u64, Ordering::Relaxed);
                     self.last_input = Instant::now();
                     decoder.push(&buf[..n]);
-                    self.on_input(&mut decoder)
+                    self.on_input(&mut decoder).await
                 }
                 Wake::Udp(Some(d)) => {
                     self.guard
@@ -332,11 +332,25 @@ impl Conn {
             .fetch_add(sent, Ordering::Relaxed);
     }
 
-    fn on_input(&mut self, decoder: &mut Decoder) -> Result<(), String> {
+    async fn on_input(&mut self, decoder: &mut Decoder) -> Result<(), String> {
         loop {
             match decoder.next_item() {
                 Ok(None) => return Ok(()),
-                Ok(Some(Item::Request(req))) => self.on_request(req)?,
+                Ok(Some(Item::Request(req))) => {
+                    // A reader of a path with an on-demand source waits for it here.
+                    let reads = req.method == "DESCRIBE"
+                        || (req.method == "SETUP" && matches!(self.role, Role::Idle));
+                    if reads {
+                        if let Ok(access) = self.access(&req, Action::Read) {
+                            let paths = self.cfg.paths.clone();
+                            if let Err(e) = paths.wait_for_source(&access).await {
+                                self.refuse(&req, &e)?;
+                                continue;
+                            }
+                        }
+                    }
+                    self.on_request(req)?
+                }
                 Ok(Some(Item::Response(_))) => {} // answers to nothing we asked: ignore
                 Ok(Some(Item::Interleaved { channel, data })) => {
                     self.on_interleaved(channel, data)?

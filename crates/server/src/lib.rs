@@ -335,6 +335,9 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
     servers
         .paths
         .set_source(&["rtmp", "rtmps"], ferrocast_rtmp::source::factory());
+    servers
+        .paths
+        .set_source(&["rtsp", "rtsps"], ferrocast_rtsp::source::factory());
     servers.apply_rtmp(&conf).await?;
 
     let rtsp_conns = ConnRegistry::new();
