@@ -92,6 +92,9 @@ pub const IMPLEMENTED_PATH_KEYS: &[&str] = &[
     "sourceOnDemand",
     "sourceOnDemandStartTimeout",
     "sourceOnDemandCloseAfter",
+    "rtspTransport",
+    "rtspAnyPort",
+    "rtspUDPSourcePortRange",
 ];
 
 /// Where [`Conf::load`] says the configuration came from when no file was found.
