@@ -152,6 +152,14 @@ fn mediamtx_reference_config_starts() {
             "MTX_RTSPADDRESS".to_string(),
             format!("127.0.0.1:{}", free_port()),
         ),
+        (
+            "MTX_RTPADDRESS".to_string(),
+            format!("127.0.0.1:{}", free_udp_port()),
+        ),
+        (
+            "MTX_RTCPADDRESS".to_string(),
+            format!("127.0.0.1:{}", free_udp_port()),
+        ),
     ];
     let config = reference.display().to_string();
     let server = Server::launch(dir, Some(&config), &env, rtmp, api);
@@ -230,6 +238,14 @@ fn embedded_default_and_env_overrides() {
         (
             "MTX_RTSPADDRESS".to_string(),
             format!("127.0.0.1:{}", free_port()),
+        ),
+        (
+            "MTX_RTPADDRESS".to_string(),
+            format!("127.0.0.1:{}", free_udp_port()),
+        ),
+        (
+            "MTX_RTCPADDRESS".to_string(),
+            format!("127.0.0.1:{}", free_udp_port()),
         ),
         ("MTX_WRITEQUEUESIZE".to_string(), "2048".to_string()),
     ];

@@ -1,6 +1,7 @@
-//! RTSP server end to end with real clients: ffmpeg publishes over TCP; ffprobe and
-//! GStreamer read over TCP; RTMP <-> RTSP both ways; bad requests close only their own
-//! connection.
+//! RTSP server end to end with real clients: ffmpeg publishes over TCP and UDP, GStreamer's
+//! rtspclientsink publishes H264 + Opus; ffprobe and GStreamer read over TCP, UDP and
+//! multicast; RTMP <-> RTSP both ways; the API lists connections and sessions with RTP
+//! counters; bad requests close only their own connection.
 
 mod common;
 
@@ -17,14 +18,32 @@ fn rtsp_server(label: &str) -> (Server, u16) {
     (Server::start_with(ServerOpts::new(label, &yaml)), port)
 }
 
+/// A server with every RTSP transport on (UDP and multicast on free ports).
+fn rtsp_server_all(label: &str) -> (Server, u16) {
+    let port = free_port();
+    let yaml = format!(
+        "rtsp: yes\nrtspAddress: 127.0.0.1:{port}\nrtspTransports: [udp, multicast, tcp]\n\
+         rtpAddress: :{}\nrtcpAddress: :{}\nmulticastRTPPort: {}\nmulticastRTCPPort: {}\n",
+        free_udp_port(),
+        free_udp_port(),
+        free_udp_port(),
+        free_udp_port()
+    );
+    (Server::start_with(ServerOpts::new(label, &yaml)), port)
+}
+
 fn rtsp_publish(dir: &TempDir, name: &str, kind: Source, url: &str) -> Proc {
+    rtsp_publish_over(dir, name, kind, url, "tcp")
+}
+
+fn rtsp_publish_over(dir: &TempDir, name: &str, kind: Source, url: &str, transport: &str) -> Proc {
     require("ffmpeg");
     let mut cmd = Command::new("ffmpeg");
     clean_env(&mut cmd);
     cmd.args(["-hide_banner", "-loglevel", "warning", "-nostdin", "-re"])
         .args(["-stream_loop", "-1", "-i"])
         .arg(source(kind))
-        .args(["-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp"])
+        .args(["-c", "copy", "-f", "rtsp", "-rtsp_transport", transport])
         .arg(url);
     Proc::spawn(name, cmd, dir)
 }
@@ -145,4 +164,218 @@ fn malformed_requests_close_only_their_connection() {
         "{}",
         server.log()
     );
+}
+
+/// GStreamer's rtspsrc reads `url` over `protocols` (tcp, udp, udp-mcast) and decodes H264;
+/// returns how many frames it decoded.
+fn gst_decode(url: &str, protocols: &str) -> usize {
+    require("gst-launch-1.0");
+    require_gst_element("rtspsrc");
+    let mut cmd = Command::new("gst-launch-1.0");
+    clean_env(&mut cmd);
+    cmd.arg("rtspsrc")
+        .arg(format!("location={url}"))
+        .arg(format!("protocols={protocols}"))
+        .args(["latency=100", "!", "rtph264depay", "!", "h264parse"])
+        .args([
+            "!",
+            "avdec_h264",
+            "!",
+            "identity",
+            "eos-after=60",
+            "silent=false",
+        ])
+        .args(["!", "fakesink", "-v"]);
+    let ran = run(cmd, Duration::from_secs(30));
+    let decoded = ran.stdout.matches("chain").count();
+    if !ran.success() {
+        eprintln!(
+            "GStreamer over {protocols} failed ({:?}):\n{}",
+            ran.status, ran.stderr
+        );
+        return 0;
+    }
+    decoded
+}
+
+/// ffmpeg publishes over UDP; ffprobe decodes the path over UDP and multicast, GStreamer
+/// over UDP and multicast, and the API shows the sessions with their transport and
+/// RTP counters.
+#[test]
+fn ffmpeg_publishes_rtsp_udp_read_over_udp_and_multicast() {
+    let (server, port) = rtsp_server_all("rtsp-udp");
+    let url = format!("rtsp://127.0.0.1:{port}/live/cam");
+    let _publisher = rtsp_publish_over(&server.dir, "publisher", Source::Plain, &url, "udp");
+    server.wait_ready("live/cam", Duration::from_secs(20));
+    for transport in ["udp", "udp_multicast"] {
+        let r = probe_raw(&url, 4, &["-rtsp_transport", transport]);
+        assert!(r.success(), "ffprobe over {transport} failed: {}", r.stderr);
+        let streams = parse_probe(&r.stdout);
+        eprintln!("RTSP read over {transport}: {streams:?}");
+        assert_h264_aac(&streams, 60, 100);
+    }
+    for protocols in ["udp", "udp-mcast"] {
+        let n = gst_decode(&url, protocols);
+        assert!(n >= 30, "GStreamer decoded {n} frames over {protocols}");
+    }
+    // Publisher session: UDP, packets in, receiver reports out.
+    let sessions = server.get_json("/v3/rtspsessions/list");
+    eprintln!("{sessions:#}");
+    let items = sessions["items"].as_array().cloned().unwrap_or_default();
+    let publisher = items
+        .iter()
+        .find(|s| s["state"] == "publish")
+        .unwrap_or_else(|| panic!("no publishing session: {sessions}"));
+    assert_eq!(publisher["transport"], "UDP", "{publisher}");
+    assert_eq!(publisher["path"], "live/cam", "{publisher}");
+    assert!(publisher["inboundRTPPackets"].as_u64().unwrap_or(0) > 100);
+    assert!(publisher["outboundRTCPPackets"].as_u64().unwrap_or(0) > 0);
+    let id = publisher["id"].as_str().unwrap_or_default().to_string();
+    let one = server.get_json(&format!("/v3/rtspsessions/get/{id}"));
+    assert_eq!(one["id"], publisher["id"]);
+    let conns = server.get_json("/v3/rtspconns/list");
+    assert!(
+        conns["items"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["session"] == publisher["id"])),
+        "{conns}"
+    );
+    // Kicking the session stops the publisher's stream.
+    let r = server.api("POST", &format!("/v3/rtspsessions/kick/{id}"), None);
+    assert_eq!(r.status, 200);
+    wait_for(Duration::from_secs(10), || {
+        (server.get_json("/v3/rtspsessions/list")["items"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|s| s["id"] != publisher["id"])))
+        .then_some(())
+    })
+    .expect("the kicked session is still listed");
+}
+
+/// RTSP over UDP with `rtspTransports: [tcp]`: the server answers 461 and ffmpeg falls
+/// back to TCP by itself.
+#[test]
+fn rtsp_transports_restrict_udp() {
+    let (server, port) = rtsp_server("rtsp-tcp-only");
+    let url = format!("rtsp://127.0.0.1:{port}/live/cam");
+    let _publisher = rtsp_publish_over(&server.dir, "publisher", Source::Plain, &url, "udp");
+    // ffmpeg's UDP-only publisher is refused...
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(server
+        .path_item("live/cam")
+        .is_none_or(|p| p["ready"] != true));
+    let _publisher = rtsp_publish(&server.dir, "publisher-tcp", Source::Plain, &url);
+    server.wait_ready("live/cam", Duration::from_secs(20));
+    // ...and a reader that offers UDP and TCP gets TCP.
+    let r = probe_raw(&url, 3, &[]);
+    assert!(r.success(), "ffprobe failed: {}", r.stderr);
+    let sessions = server.get_json("/v3/rtspsessions/list");
+    assert!(
+        sessions["items"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|s| s["transport"] == "TCP")),
+        "{sessions}"
+    );
+}
+
+/// GStreamer's rtspclientsink publishes H264 + Opus over TCP and UDP: ffprobe decodes both
+/// tracks over RTSP, and an RTMP reader gets the Opus audio as AAC.
+#[test]
+fn gstreamer_rtspclientsink_publishes_h264_opus() {
+    for e in [
+        "rtspclientsink",
+        "x264enc",
+        "opusenc",
+        "videotestsrc",
+        "audiotestsrc",
+    ] {
+        require_gst_element(e);
+    }
+    let (server, port) = rtsp_server_all("rtsp-gst-publish");
+    for (i, protocols) in ["tcp", "udp"].iter().enumerate() {
+        let path = format!("live/gst{i}");
+        let url = format!("rtsp://127.0.0.1:{port}/{path}");
+        let mut cmd = Command::new("gst-launch-1.0");
+        clean_env(&mut cmd);
+        cmd.args(["-q", "rtspclientsink", "name=s"])
+            .arg(format!("location={url}"))
+            .arg(format!("protocols={protocols}"))
+            .args(["videotestsrc", "is-live=true"])
+            .args(["!", "video/x-raw,width=320,height=240,framerate=30/1"])
+            .args(["!", "x264enc", "tune=zerolatency", "key-int-max=30"])
+            .args(["!", "video/x-h264,profile=baseline", "!", "s.sink_0"])
+            .args(["audiotestsrc", "is-live=true", "wave=sine"])
+            .args(["!", "audioconvert", "!", "audioresample", "!", "opusenc"])
+            .args(["!", "s.sink_1"]);
+        let mut publisher = Proc::spawn(&format!("gst-publisher-{protocols}"), cmd, &server.dir);
+        let p = server.wait_ready(&path, Duration::from_secs(20));
+        eprintln!("{p}");
+        let mut tracks: Vec<String> = p["tracks"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|t| t.as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        tracks.sort();
+        assert_eq!(tracks, ["H264", "Opus"], "{p}");
+        let r = probe_raw(&url, 4, &["-rtsp_transport", "tcp"]);
+        assert!(r.success(), "ffprobe failed: {}", r.stderr);
+        let streams = parse_probe(&r.stdout);
+        eprintln!("RTSP read of a GStreamer {protocols} publisher: {streams:?}");
+        let frames = |name: &str| {
+            streams
+                .iter()
+                .find(|s| s.codec_name == name)
+                .map(|s| s.frames)
+                .unwrap_or(0)
+        };
+        assert!(frames("h264") >= 60, "{streams:?}");
+        assert!(frames("opus") >= 100, "{streams:?}");
+        if i == 0 {
+            let streams = probe(&server.rtmp_url(&path), 4);
+            assert_h264_aac(&streams, 60, 100);
+        }
+        publisher.kill();
+    }
+}
+
+/// `rtspAuthMethods: [digest]`: ffmpeg publishes and ffprobe reads with Digest credentials
+/// from the URL; wrong credentials are refused with a Digest challenge.
+#[test]
+fn digest_authentication() {
+    let port = free_port();
+    let yaml = format!(
+        "rtsp: yes\nrtspAddress: 127.0.0.1:{port}\nrtspTransports: [tcp]\n\
+         rtspAuthMethods: [digest]\n\
+         authInternalUsers:\n\
+         - user: any\n  pass:\n  ips: ['127.0.0.1', '::1']\n  permissions:\n  - action: api\n\
+         - user: cam\n  pass: s3cret\n  ips: []\n  permissions:\n  - action: publish\n  - action: read\n"
+    );
+    let server = Server::start_with(ServerOpts::new("rtsp-digest", &yaml));
+    let good = format!("rtsp://cam:s3cret@127.0.0.1:{port}/live/cam");
+    let _publisher = rtsp_publish(&server.dir, "publisher", Source::Plain, &good);
+    server.wait_ready("live/cam", Duration::from_secs(20));
+    let r = probe_raw(&good, 3, &["-rtsp_transport", "tcp"]);
+    assert!(
+        r.success(),
+        "ffprobe with digest credentials failed: {}",
+        r.stderr
+    );
+    assert_h264_aac(&parse_probe(&r.stdout), 30, 50);
+    let bad = format!("rtsp://cam:wrong@127.0.0.1:{port}/live/cam");
+    let r = probe_raw(&bad, 1, &["-rtsp_transport", "tcp"]);
+    assert!(!r.success(), "wrong credentials were accepted");
+    // The challenge is Digest only.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let req = format!("DESCRIBE rtsp://127.0.0.1:{port}/live/cam RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+    s.write_all(req.as_bytes()).expect("send");
+    let mut buf = [0u8; 2048];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let r = String::from_utf8_lossy(&buf[..n]);
+    assert!(r.starts_with("RTSP/1.0 401"), "{r}");
+    assert!(r.contains("WWW-Authenticate: Digest realm="), "{r}");
+    assert!(!r.contains("Basic"), "{r}");
 }

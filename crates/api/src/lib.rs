@@ -5,6 +5,8 @@
 //! - `GET /v3/paths/list`, `GET /v3/paths/get/{name}`
 //! - `GET /v3/rtmpconns/list`, `GET /v3/rtmpconns/get/{id}`, `POST /v3/rtmpconns/kick/{id}`
 //!   and the same under `/v3/rtmpsconns/`
+//! - `GET /v3/rtspconns/list`, `GET /v3/rtspconns/get/{id}`, `GET /v3/rtspsessions/list`,
+//!   `GET /v3/rtspsessions/get/{id}`, `POST /v3/rtspsessions/kick/{id}`, and the `rtsps` ones
 //! - `GET /v3/config/global/get`, `PATCH /v3/config/global/patch`
 //! - `GET /v3/config/pathdefaults/get`, `PATCH /v3/config/pathdefaults/patch`
 //! - `GET /v3/config/paths/list`, `GET .../get/{name}`, `POST .../add/{name}`,
@@ -62,6 +64,8 @@ pub struct ApiState {
     pub rtmp_conns: Arc<ConnRegistry>,
     pub rtmps_conns: Arc<ConnRegistry>,
     pub webrtc_sessions: Arc<ConnRegistry>,
+    pub rtsp_conns: Arc<ConnRegistry>,
+    pub rtsps_conns: Arc<ConnRegistry>,
     /// Applies a new validated config to the whole server (paths, listeners...).
     /// Err = message for a 400.
     pub apply_conf: Arc<dyn Fn(Conf) -> Result<(), String> + Send + Sync>,
@@ -172,6 +176,16 @@ pub fn router(state: ApiState) -> Router {
         .route("/v3/webrtcsessions/list", get(on_webrtc_list))
         .route("/v3/webrtcsessions/get/{id}", get(on_webrtc_get))
         .route("/v3/webrtcsessions/kick/{id}", post(on_webrtc_kick))
+        .route("/v3/rtspconns/list", get(on_rtsp_conns_list))
+        .route("/v3/rtspconns/get/{id}", get(on_rtsp_conns_get))
+        .route("/v3/rtspsessions/list", get(on_rtsp_sessions_list))
+        .route("/v3/rtspsessions/get/{id}", get(on_rtsp_sessions_get))
+        .route("/v3/rtspsessions/kick/{id}", post(on_rtsp_sessions_kick))
+        .route("/v3/rtspsconns/list", get(on_rtsps_conns_list))
+        .route("/v3/rtspsconns/get/{id}", get(on_rtsps_conns_get))
+        .route("/v3/rtspssessions/list", get(on_rtsps_sessions_list))
+        .route("/v3/rtspssessions/get/{id}", get(on_rtsps_sessions_get))
+        .route("/v3/rtspssessions/kick/{id}", post(on_rtsps_sessions_kick))
         .route("/v3/rtmpconns/list", get(on_rtmp_list))
         .route("/v3/rtmpconns/get/{id}", get(on_rtmp_get))
         .route("/v3/rtmpconns/kick/{id}", post(on_rtmp_kick))
@@ -458,6 +472,119 @@ async fn on_webrtc_kick(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     conns_kick(&sh.st.webrtc_sessions, id)
+}
+
+// ---- RTSP / RTSPS connections and sessions ----
+
+fn rtsp_conns_list(reg: &ConnRegistry, uri: &Uri) -> Result<Response, ApiError> {
+    let items: Vec<json::RtspConn> = reg
+        .list()
+        .iter()
+        .map(|c| json::RtspConn::from(&**c))
+        .collect();
+    let list = paginate(items, &query_map(uri)).map_err(ApiError::bad_request)?;
+    Ok(Json(list).into_response())
+}
+
+fn rtsp_conns_get(
+    reg: &ConnRegistry,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let id = conn_id(id)?;
+    let c = reg
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("connection not found"))?;
+    Ok(Json(json::RtspConn::from(&*c)).into_response())
+}
+
+/// The connection whose RTSP session is `id`.
+fn rtsp_session_conn(
+    reg: &ConnRegistry,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Arc<ferrocast_core::conns::ConnInfo>, ApiError> {
+    let id = conn_id(id)?;
+    reg.list()
+        .into_iter()
+        .find(|c| c.details.lock().session == Some(id))
+        .ok_or_else(|| ApiError::not_found("session not found"))
+}
+
+fn rtsp_sessions_list(reg: &ConnRegistry, uri: &Uri) -> Result<Response, ApiError> {
+    let items: Vec<json::RtspSession> = reg
+        .list()
+        .iter()
+        .filter_map(|c| json::RtspSession::of(c))
+        .collect();
+    let list = paginate(items, &query_map(uri)).map_err(ApiError::bad_request)?;
+    Ok(Json(list).into_response())
+}
+
+fn rtsp_sessions_get(
+    reg: &ConnRegistry,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let c = rtsp_session_conn(reg, id)?;
+    let s = json::RtspSession::of(&c).ok_or_else(|| ApiError::not_found("session not found"))?;
+    Ok(Json(s).into_response())
+}
+
+fn rtsp_sessions_kick(
+    reg: &ConnRegistry,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let c = rtsp_session_conn(reg, id)?;
+    c.token.cancel();
+    info!("[API] kicked RTSP session of connection {}", c.id);
+    Ok(ok())
+}
+
+async fn on_rtsp_conns_list(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
+    rtsp_conns_list(&sh.st.rtsp_conns, &uri)
+}
+async fn on_rtsp_conns_get(
+    State(sh): St,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    rtsp_conns_get(&sh.st.rtsp_conns, id)
+}
+async fn on_rtsp_sessions_list(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
+    rtsp_sessions_list(&sh.st.rtsp_conns, &uri)
+}
+async fn on_rtsp_sessions_get(
+    State(sh): St,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    rtsp_sessions_get(&sh.st.rtsp_conns, id)
+}
+async fn on_rtsp_sessions_kick(
+    State(sh): St,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    rtsp_sessions_kick(&sh.st.rtsp_conns, id)
+}
+async fn on_rtsps_conns_list(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
+    rtsp_conns_list(&sh.st.rtsps_conns, &uri)
+}
+async fn on_rtsps_conns_get(
+    State(sh): St,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    rtsp_conns_get(&sh.st.rtsps_conns, id)
+}
+async fn on_rtsps_sessions_list(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
+    rtsp_sessions_list(&sh.st.rtsps_conns, &uri)
+}
+async fn on_rtsps_sessions_get(
+    State(sh): St,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    rtsp_sessions_get(&sh.st.rtsps_conns, id)
+}
+async fn on_rtsps_sessions_kick(
+    State(sh): St,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    rtsp_sessions_kick(&sh.st.rtsps_conns, id)
 }
 
 // ---- RTMP / RTMPS connections ----

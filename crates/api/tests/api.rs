@@ -37,6 +37,8 @@ fn env(yaml: &str) -> Env {
         rtmp_conns: ConnRegistry::new(),
         rtmps_conns: ConnRegistry::new(),
         webrtc_sessions: ConnRegistry::new(),
+        rtsp_conns: ConnRegistry::new(),
+        rtsps_conns: ConnRegistry::new(),
         apply_conf: Arc::new(move |c: Conf| {
             p.set_conf(Arc::new(c.clone()));
             a.lock().unwrap().push(c);

@@ -70,6 +70,13 @@ pub const IMPLEMENTED_GLOBAL_KEYS: &[&str] = &[
     "webrtcHandshakeTimeout",
     "rtsp",
     "rtspAddress",
+    "rtspTransports",
+    "rtspAuthMethods",
+    "rtpAddress",
+    "rtcpAddress",
+    "multicastIPRange",
+    "multicastRTPPort",
+    "multicastRTCPPort",
     "pathDefaults",
     "paths",
 ];

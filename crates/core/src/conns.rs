@@ -34,6 +34,42 @@ pub struct ConnDetails {
     pub query: String,
     pub user: String,
     pub user_agent: String,
+    /// RTSP: the session of this connection (after its first ANNOUNCE or SETUP).
+    pub session: Option<Uuid>,
+    /// RTSP: "TCP", "UDP" or "UDP-MULTICAST" once set up; WebRTC: the candidate pair.
+    pub transport: String,
+    /// RTSP: "AVP" or "SAVP".
+    pub profile: String,
+}
+
+/// RTP and RTCP counters of an RTP-based session (RTSP, WebRTC); zero for the others.
+#[derive(Debug, Default)]
+pub struct RtpCounters {
+    pub inbound_rtp_packets: AtomicU64,
+    pub inbound_rtp_packets_lost: AtomicU64,
+    pub inbound_rtp_packets_in_error: AtomicU64,
+    /// Interarrival jitter (RTP clock units) of the incoming streams, as f64 bits.
+    pub inbound_rtp_jitter: AtomicU64,
+    pub inbound_rtcp_packets: AtomicU64,
+    pub inbound_rtcp_packets_in_error: AtomicU64,
+    pub outbound_rtp_packets: AtomicU64,
+    pub outbound_rtcp_packets: AtomicU64,
+    /// Packets the readers' receiver reports say were lost.
+    pub outbound_rtp_packets_reported_lost: AtomicU64,
+}
+
+impl RtpCounters {
+    pub fn jitter(&self) -> f64 {
+        f64::from_bits(
+            self.inbound_rtp_jitter
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    pub fn set_jitter(&self, j: f64) {
+        self.inbound_rtp_jitter
+            .store(j.to_bits(), std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// One connection; counters are updated by its session task.
@@ -47,6 +83,7 @@ pub struct ConnInfo {
     pub bytes_sent: AtomicU64,
     /// Units this connection's reader queue dropped because it was full.
     pub frames_discarded: AtomicU64,
+    pub rtp: RtpCounters,
     pub token: CancellationToken,
 }
 
@@ -62,10 +99,14 @@ impl ConnInfo {
                 query: String::new(),
                 user: String::new(),
                 user_agent: String::new(),
+                session: None,
+                transport: String::new(),
+                profile: String::new(),
             }),
             bytes_received: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
             frames_discarded: AtomicU64::new(0),
+            rtp: RtpCounters::default(),
             token,
         }
     }

@@ -13,6 +13,7 @@ mod path;
 pub mod rendition;
 pub mod source;
 mod stream;
+pub mod tls;
 mod unit;
 
 pub use path::{

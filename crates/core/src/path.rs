@@ -712,7 +712,7 @@ impl Path {
             readers: st
                 .readers
                 .values()
-                .filter(|r| r.kind != "forward")
+                .filter(|r| r.kind != "forward" && r.kind != "rtspMulticast")
                 .map(|r| (r.kind, r.id))
                 .collect(),
         }

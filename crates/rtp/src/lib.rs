@@ -26,6 +26,7 @@ pub mod packet;
 mod packetizer;
 pub mod reorder;
 pub mod rtcp;
+pub mod stats;
 mod vp8;
 mod vp9;
 

@@ -1,15 +1,29 @@
 //! RTSP server for Ferrocast (RFC 2326): publishers (ANNOUNCE/RECORD) and readers
-//! (DESCRIBE/PLAY) over TCP-interleaved RTP.
+//! (DESCRIBE/PLAY) over TCP-interleaved RTP, UDP unicast and UDP multicast.
 //!
+//! - [`auth`]: Basic and Digest authentication, both sides.
+//! - [`client`]: the RTSP client of pull sources.
 //! - [`message`]: sans-IO request/response/interleaved framing with size limits.
 //! - [`sdp`]: the SDP subset RTSP needs.
 //! - [`transport`]: the `Transport` header.
+//! - [`egress`]: bus units -> RTP packets and sender reports (per reader or group).
+//! - [`ingest`]: received RTP -> bus units, receiver statistics and reports.
+//! - [`udp`]: the shared RTP/RTCP sockets and the routing of datagrams to sessions.
+//! - [`multicast`]: one multicast group per path, shared by its multicast readers.
 //! - [`server`]: the tokio driver, one task per connection.
 #![forbid(unsafe_code)]
 
+pub mod auth;
+pub mod client;
+pub mod egress;
+pub mod ingest;
 pub mod message;
+pub mod multicast;
 pub mod sdp;
 pub mod server;
 pub mod transport;
+pub mod udp;
 
+pub use multicast::Multicast;
 pub use server::{serve, ServerConfig};
+pub use udp::UdpServer;

@@ -1,28 +1,42 @@
-//! RTSP server: the tokio driver. One task per connection; requests are answered in order,
-//! a publisher's interleaved RTP goes through one depacketizer per track into the path, a
-//! reader's units go out packetized on its interleaved channels.
+//! RTSP server: the tokio driver. One task per connection; requests are answered in order.
+//! A publisher's RTP (interleaved, or UDP routed here by [`UdpServer`]) goes through one
+//! depacketizer per track into the path; a reader's units go out packetized on its
+//! interleaved channels or UDP ports (or through the path's multicast [`Group`]).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use base64::Engine;
+use bytes::Bytes;
+use ferrocast_conf::RtspAuthMethod;
 use ferrocast_core::conns::{ConnGuard, ConnInfo, ConnRegistry, ConnState};
-use ferrocast_core::Codec;
 use ferrocast_core::{
-    rescale, Access, Action, CancellationToken, PathError, PathManager, Publisher, Reader,
-    SessionRef, Track, Unit,
+    Access, Action, CancellationToken, PathError, PathManager, Publisher, Reader, SessionRef,
+    Track, Unit,
 };
-use ferrocast_rtp::dts::{H264DtsExtractor, H265DtsExtractor};
-use ferrocast_rtp::{Depacketizer, Frame, Packetizer, Payload, RtpHeader, RtpPacket};
+use ferrocast_rtp::rtcp::{self, RtcpPacket};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tracing::{info, warn};
+use uuid::Uuid;
 
+use crate::auth::Credentials;
+use crate::egress::{Delivery, Outbox, RtpSender};
+use crate::ingest::{InTrack, Ingest};
 use crate::message::{self, Decoder, Item, Request};
+use crate::multicast::{Group, Multicast, REPORT_PERIOD};
 use crate::sdp;
 use crate::transport::{self, Transport};
+use crate::udp::{Datagram, Routes, UdpServer};
+
+/// The realm of authentication challenges.
+const REALM: &str = "ferrocast";
+
+/// How long a session lives without requests or RTCP (announced as `timeout=`), for
+/// UDP readers whose connection stays silent while we send.
+pub const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Settings of one listener.
 #[derive(Clone)]
@@ -33,6 +47,12 @@ pub struct ServerConfig {
     pub write_timeout: Duration,
     /// "rtsp" or "rtsps", for logs.
     pub scheme: &'static str,
+    /// TCP interleaving allowed (rtspTransports has `tcp`).
+    pub tcp: bool,
+    /// UDP unicast sockets (rtspTransports has `udp`).
+    pub udp: Option<Arc<UdpServer>>,
+    /// UDP multicast (rtspTransports has `multicast`).
+    pub multicast: Option<Arc<Multicast>>,
 }
 
 /// Accepts connections until `shutdown` is cancelled.
@@ -42,74 +62,6 @@ pub async fn serve(listener: TcpListener, cfg: ServerConfig, shutdown: Cancellat
         run_conn(sock, peer, cfg.clone(), token)
     })
     .await;
-}
-
-/// A track a publisher announced.
-struct InTrack {
-    control: String,
-    track: Track,
-    depacketizer: Depacketizer,
-    /// H264 and H265: DTS from the bitstream (RTP carries only PTS).
-    dts: Dts,
-    /// Interleaved RTP channel, once SETUP.
-    channel: Option<u8>,
-    /// (first RTP time, where it sits on the path's timeline), in the track's clock: each
-    /// RTP stream starts at a random timestamp, so tracks are aligned by arrival.
-    base: Option<(i64, i64)>,
-}
-
-enum Dts {
-    H264(H264DtsExtractor),
-    H265(H265DtsExtractor),
-    Pts,
-}
-
-impl Dts {
-    fn for_track(t: &Track) -> Dts {
-        match t.codec {
-            Codec::H264 => {
-                let mut x = H264DtsExtractor::new();
-                x.set_config(&t.config);
-                Dts::H264(x)
-            }
-            Codec::H265 => {
-                let mut x = H265DtsExtractor::new();
-                x.set_config(&t.config);
-                Dts::H265(x)
-            }
-            _ => Dts::Pts,
-        }
-    }
-
-    fn dts(&mut self, f: &Frame) -> i64 {
-        match self {
-            Dts::H264(x) => {
-                if let Some(c) = &f.config {
-                    x.set_config(c);
-                }
-                x.extract_frame(f)
-            }
-            Dts::H265(x) => {
-                if let Some(c) = &f.config {
-                    x.set_config(c);
-                }
-                x.extract_frame(f)
-            }
-            Dts::Pts => f.pts,
-        }
-    }
-}
-
-/// A track a reader set up.
-struct OutTrack {
-    index: usize,
-    channel: u8,
-    packetizer: Packetizer,
-    payload_type: u8,
-    clock_rate: u32,
-    ssrc: u32,
-    seq: u16,
-    ts_base: u32,
 }
 
 enum Role {
@@ -122,15 +74,18 @@ enum Role {
     },
     Publishing {
         publisher: Publisher,
-        tracks: Vec<InTrack>,
-        started: std::time::Instant,
+        ingest: Ingest,
     },
     /// After the first SETUP of a reader.
     Reading {
         reader: Reader,
-        tracks: Vec<OutTrack>,
+        sender: RtpSender,
         playing: bool,
         drops: ferrocast_core::DropReport,
+        /// Multicast readers share the path's group.
+        group: Option<Arc<Group>>,
+        /// Latest cumulative loss each receiver report gave, per SSRC.
+        reported_lost: Vec<(u32, i32)>,
     },
 }
 
@@ -139,8 +94,18 @@ struct Conn {
     guard: ConnGuard,
     peer: SocketAddr,
     role: Role,
-    session_id: String,
-    out: Vec<u8>,
+    /// The RTSP session, from the first SETUP or ANNOUNCE.
+    session: Option<Uuid>,
+    out: Outbox,
+    udp_tx: mpsc::Sender<Datagram>,
+    routes: Option<Routes>,
+    /// Last request, media or RTCP from the peer.
+    last_input: Instant,
+    next_report: Option<Instant>,
+    /// Our SSRC in receiver reports.
+    ssrc: u32,
+    /// The nonce of Digest challenges on this connection.
+    nonce: String,
 }
 
 async fn run_conn(
@@ -153,15 +118,22 @@ async fn run_conn(
     let guard = cfg.conns.add(info.clone());
     let scheme = cfg.scheme;
     info!("{scheme} conn {peer} [{}]: opened", info.id);
+    let (udp_tx, mut udp_rx) = mpsc::channel(1024);
     let mut conn = Conn {
         cfg,
         guard,
         peer,
         role: Role::Idle,
-        session_id: format!("{:016x}", info.id.as_u128() as u64),
-        out: Vec::new(),
+        session: None,
+        out: Outbox::default(),
+        udp_tx,
+        routes: None,
+        last_input: Instant::now(),
+        next_report: None,
+        ssrc: (info.id.as_u128() >> 64) as u32,
+        nonce: format!("{:032x}", Uuid::new_v4().as_u128()),
     };
-    let reason = conn.run(&mut sock, &token).await;
+    let reason = conn.run(&mut sock, &mut udp_rx, &token).await;
     let path = info.details.lock().path.clone();
     info!(
         "{scheme} conn {peer} [{}]: closed{}: {reason}",
@@ -177,38 +149,45 @@ async fn run_conn(
 enum Wake {
     Read(std::io::Result<usize>),
     Units(Result<usize, ferrocast_core::ReadError>),
+    Udp(Option<Datagram>),
     Kicked,
-    Timeout,
+    Tick,
 }
 
 impl Conn {
-    async fn run(&mut self, sock: &mut TcpStream, token: &CancellationToken) -> String {
+    async fn run(
+        &mut self,
+        sock: &mut TcpStream,
+        udp_rx: &mut mpsc::Receiver<Datagram>,
+        token: &CancellationToken,
+    ) -> String {
         let mut buf = vec![0u8; 65536];
         let mut decoder = Decoder::new();
         let mut batch: Vec<Arc<Unit>> = Vec::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let queue = match &self.role {
                 Role::Reading {
                     reader,
                     playing: true,
+                    group: None,
                     ..
                 } => Some(reader.queue().clone()),
                 _ => None,
             };
-            // Readers send RTCP receiver reports (and keep-alive requests); publishers send
-            // media. Either way a silent peer past readTimeout is gone.
-            let timeout = self.cfg.read_timeout;
             let wake = tokio::select! {
                 biased;
                 _ = token.cancelled() => Wake::Kicked,
                 r = sock.read(&mut buf) => Wake::Read(r),
+                d = udp_rx.recv() => Wake::Udp(d),
                 r = async {
                     match &queue {
                         Some(q) => q.recv(&mut batch).await,
                         None => std::future::pending().await,
                     }
                 } => Wake::Units(r),
-                _ = tokio::time::sleep(timeout) => Wake::Timeout,
+                _ = tick.tick() => Wake::Tick,
             };
             let result = match wake {
                 Wake::Read(Ok(0)) => return "the peer closed the connection".into(),
@@ -218,9 +197,19 @@ impl Conn {
                         .info
                         .bytes_received
                         .fetch_add(n as u64, Ordering::Relaxed);
+                    self.last_input = Instant::now();
                     decoder.push(&buf[..n]);
                     self.on_input(&mut decoder)
                 }
+                Wake::Udp(Some(d)) => {
+                    self.guard
+                        .info
+                        .bytes_received
+                        .fetch_add(d.data.len() as u64, Ordering::Relaxed);
+                    self.last_input = Instant::now();
+                    self.on_datagram(d)
+                }
+                Wake::Udp(None) => Ok(()),
                 Wake::Units(Ok(_)) => {
                     self.on_units(&mut batch);
                     Ok(())
@@ -232,37 +221,115 @@ impl Conn {
                     return "closed by the server (kicked, path removed or replaced, or shutting down)"
                         .into()
                 }
-                Wake::Timeout => {
-                    if matches!(self.role, Role::Reading { playing: true, .. }) {
-                        Ok(()) // readers may stay silent while we send (no RTCP from some)
-                    } else {
-                        return format!("no data for {timeout:?} (readTimeout)");
-                    }
-                }
+                Wake::Tick => self.on_tick(),
             };
-            if !self.out.is_empty() {
-                let out = std::mem::take(&mut self.out);
-                let w = tokio::time::timeout(self.cfg.write_timeout, sock.write_all(&out)).await;
-                match w {
-                    Ok(Ok(())) => {
-                        self.guard
-                            .info
-                            .bytes_sent
-                            .fetch_add(out.len() as u64, Ordering::Relaxed);
-                    }
-                    Ok(Err(e)) => return format!("write error: {e}"),
-                    Err(_) => return format!("write timed out ({:?})", self.cfg.write_timeout),
-                }
-                self.out = out;
-                self.out.clear();
-                if self.out.capacity() > 1 << 20 {
-                    self.out = Vec::new();
-                }
+            if let Err(reason) = self.flush(sock).await {
+                return reason;
             }
             if let Err(reason) = result {
                 return reason;
             }
         }
+    }
+
+    /// Sends what the last event queued.
+    async fn flush(&mut self, sock: &mut TcpStream) -> Result<(), String> {
+        if self.out.has_datagrams() {
+            if let Some(udp) = self.routes.as_ref().map(|r| r.server().clone()) {
+                let mut sent = 0u64;
+                for (rtcp, to, data) in self.out.datagrams() {
+                    match udp.send(rtcp, data, to) {
+                        Ok(()) => sent += data.len() as u64,
+                        Err(e) => {
+                            tracing::debug!(
+                                "{} conn {}: UDP send to {to}: {e}",
+                                self.cfg.scheme,
+                                self.peer
+                            );
+                        }
+                    }
+                }
+                self.guard
+                    .info
+                    .bytes_sent
+                    .fetch_add(sent, Ordering::Relaxed);
+            }
+            self.out.clear_datagrams();
+        }
+        if self.out.tcp.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut self.out.tcp);
+        let w = tokio::time::timeout(self.cfg.write_timeout, sock.write_all(&out)).await;
+        match w {
+            Ok(Ok(())) => {
+                self.guard
+                    .info
+                    .bytes_sent
+                    .fetch_add(out.len() as u64, Ordering::Relaxed);
+            }
+            Ok(Err(e)) => return Err(format!("write error: {e}")),
+            Err(_) => return Err(format!("write timed out ({:?})", self.cfg.write_timeout)),
+        }
+        self.out.tcp = out;
+        self.out.tcp.clear();
+        if self.out.tcp.capacity() > 1 << 20 {
+            self.out.tcp = Vec::new();
+        }
+        Ok(())
+    }
+
+    fn on_tick(&mut self) -> Result<(), String> {
+        let now = Instant::now();
+        let silent = now.duration_since(self.last_input);
+        match &self.role {
+            Role::Reading {
+                playing: true,
+                sender,
+                group,
+                ..
+            } => {
+                // TCP readers may stay silent while we send (a dead one fails our writes);
+                // UDP readers must send RTCP or requests now and then.
+                let udp = group.is_some()
+                    || sender
+                        .tracks
+                        .iter()
+                        .any(|t| matches!(t.delivery, Delivery::Udp { .. }));
+                if udp && silent > SESSION_TIMEOUT {
+                    return Err(format!(
+                        "no RTCP or request for {SESSION_TIMEOUT:?} (session timeout)"
+                    ));
+                }
+            }
+            _ => {
+                if silent > self.cfg.read_timeout {
+                    return Err(format!(
+                        "no data for {:?} (readTimeout)",
+                        self.cfg.read_timeout
+                    ));
+                }
+            }
+        }
+        if self.next_report.is_some_and(|t| now >= t) {
+            self.next_report = Some(now + REPORT_PERIOD);
+            self.send_reports();
+        }
+        Ok(())
+    }
+
+    /// RTCP sender reports to a reader, receiver reports to a publisher.
+    fn send_reports(&mut self) {
+        let sent = match &mut self.role {
+            Role::Reading { sender, .. } => sender.sender_reports(&mut self.out),
+            Role::Publishing { ingest, .. } => ingest.receiver_reports(&mut self.out),
+            _ => 0,
+        };
+        self.guard
+            .info
+            .rtp
+            .outbound_rtcp_packets
+            .fetch_add(sent, Ordering::Relaxed);
     }
 
     fn on_input(&mut self, decoder: &mut Decoder) -> Result<(), String> {
@@ -272,10 +339,10 @@ impl Conn {
                 Ok(Some(Item::Request(req))) => self.on_request(req)?,
                 Ok(Some(Item::Response(_))) => {} // answers to nothing we asked: ignore
                 Ok(Some(Item::Interleaved { channel, data })) => {
-                    self.on_interleaved(channel, &data)?
+                    self.on_interleaved(channel, data)?
                 }
                 Err(e) => {
-                    self.out.extend(message::render_response(
+                    self.out.tcp.extend(message::render_response(
                         400,
                         None,
                         &[],
@@ -289,6 +356,7 @@ impl Conn {
 
     fn respond(&mut self, req: &Request, status: u16, headers: &[(&str, String)], body: &[u8]) {
         self.out
+            .tcp
             .extend(message::render_response(status, req.cseq(), headers, body));
     }
 
@@ -343,31 +411,57 @@ impl Conn {
         }
     }
 
-    fn session_header(&self) -> Vec<(&'static str, String)> {
-        match self.role {
-            Role::Idle => vec![],
-            _ => vec![("Session", format!("{};timeout=60", self.session_id))],
+    /// The session id as sent in `Session:` headers.
+    fn session_id(&mut self) -> String {
+        let id = *self.session.get_or_insert_with(|| {
+            let id = Uuid::new_v4();
+            self.guard.info.details.lock().session = Some(id);
+            id
+        });
+        format!("{:016x}", id.as_u128() as u64)
+    }
+
+    fn session_header(&mut self) -> Vec<(&'static str, String)> {
+        if self.session.is_none() {
+            return vec![];
         }
+        vec![(
+            "Session",
+            format!(
+                "{};timeout={}",
+                self.session_id(),
+                SESSION_TIMEOUT.as_secs()
+            ),
+        )]
     }
 
     /// Path, query and credentials of a request URL, plus the Authorization header.
     fn access(&self, req: &Request, action: Action) -> Result<Access, String> {
         let (path, query) = path_of(&req.uri).ok_or_else(|| format!("bad URL {:?}", req.uri))?;
         let (mut user, mut pass) = (String::new(), String::new());
-        if let Some(auth) = req.header("Authorization") {
-            if let Some(b64) = auth
-                .strip_prefix("Basic ")
-                .or_else(|| auth.strip_prefix("basic "))
-            {
-                if let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
-                    if let Ok(s) = String::from_utf8(raw) {
-                        if let Some((u, p)) = s.split_once(':') {
-                            user = u.to_string();
-                            pass = p.to_string();
-                        }
+        let (basic, digest) = self.auth_methods();
+        match req.header("Authorization").and_then(Credentials::parse) {
+            Some(Credentials::Basic { user: u, pass: p }) if basic => {
+                user = u;
+                pass = p;
+            }
+            Some(c @ Credentials::Digest { .. }) if digest => {
+                user = c.user().to_string();
+                // Digest proves the password without sending it: find the user's plain
+                // password in authInternalUsers and check the response against it.
+                let conf = self.cfg.paths.conf();
+                let known = conf.auth_internal_users.iter().find(|u| {
+                    u.user == user
+                        && !u.pass.starts_with("sha256:")
+                        && !u.pass.starts_with("argon2:")
+                });
+                if let Some(u) = known {
+                    if c.digest_matches(&u.pass, REALM, &self.nonce, &req.method) {
+                        pass = u.pass.clone();
                     }
                 }
             }
+            _ => {}
         }
         for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
             match k {
@@ -395,10 +489,20 @@ impl Conn {
         })
     }
 
+    /// `rtspAuthMethods`: (Basic, Digest) allowed.
+    fn auth_methods(&self) -> (bool, bool) {
+        let conf = self.cfg.paths.conf();
+        let m = &conf.rtsp_auth_methods;
+        (
+            m.contains(&RtspAuthMethod::Basic) || m.is_empty(),
+            m.contains(&RtspAuthMethod::Digest),
+        )
+    }
+
     fn session_ref(&self) -> SessionRef {
         SessionRef {
             kind: "rtspSession",
-            id: self.guard.info.id,
+            id: self.session.unwrap_or(self.guard.info.id),
             token: self.guard.info.token.clone(),
         }
     }
@@ -407,12 +511,18 @@ impl Conn {
     fn refuse(&mut self, req: &Request, e: &PathError) -> Result<(), String> {
         match e {
             PathError::Auth { .. } => {
-                self.respond(
-                    req,
-                    401,
-                    &[("WWW-Authenticate", "Basic realm=\"ferrocast\"".into())],
-                    b"",
-                );
+                let (basic, digest) = self.auth_methods();
+                let mut h = Vec::new();
+                if digest {
+                    h.push((
+                        "WWW-Authenticate",
+                        format!("Digest realm=\"{REALM}\", nonce=\"{}\"", self.nonce),
+                    ));
+                }
+                if basic || !digest {
+                    h.push(("WWW-Authenticate", format!("Basic realm=\"{REALM}\"")));
+                }
+                self.respond(req, 401, &h, b"");
                 Ok(()) // the client retries with credentials
             }
             PathError::NoOnePublishing(_) | PathError::NotConfigured(_) => {
@@ -476,15 +586,8 @@ impl Conn {
         };
         let mut tracks = Vec::new();
         for m in medias {
-            match Depacketizer::new(&m.format) {
-                Ok(depacketizer) => tracks.push(InTrack {
-                    control: m.control,
-                    track: depacketizer.track().clone(),
-                    dts: Dts::for_track(depacketizer.track()),
-                    depacketizer,
-                    channel: None,
-                    base: None,
-                }),
+            match InTrack::new(m.control, &m.format) {
+                Ok(t) => tracks.push(t),
                 Err(e) => {
                     info!(
                         "{} conn {}: announced {} track {:?} skipped: {e}",
@@ -502,8 +605,45 @@ impl Conn {
             query: access.query,
             tracks,
         };
-        self.respond(&req, 200, &[], b"");
+        let s = self.session_header_new();
+        self.respond(&req, 200, &s, b"");
         Ok(())
+    }
+
+    fn session_header_new(&mut self) -> Vec<(&'static str, String)> {
+        self.session_id();
+        self.session_header()
+    }
+
+    /// The transport to use among those the client offered, per rtspTransports.
+    fn choose_transport(&self, header: &str, next_channel: u8, record: bool) -> Option<Transport> {
+        transport::parse_all(header, next_channel)
+            .into_iter()
+            .find(|t| match t {
+                Transport::Interleaved { .. } => self.cfg.tcp,
+                Transport::Udp { .. } => self.cfg.udp.is_some(),
+                Transport::Multicast => !record && self.cfg.multicast.is_some(),
+            })
+    }
+
+    /// Registers UDP routes from the client's ports to this session, for track `idx`.
+    fn udp_delivery(&mut self, client_rtp: u16, client_rtcp: u16, idx: usize) -> Option<Delivery> {
+        let udp = self.cfg.udp.clone()?;
+        let ip: IpAddr = self.peer.ip();
+        let rtp = SocketAddr::new(ip, client_rtp);
+        let rtcp = SocketAddr::new(ip, client_rtcp);
+        let routes = self
+            .routes
+            .get_or_insert_with(|| Routes::new(udp, self.udp_tx.clone()));
+        routes.add(false, rtp, idx);
+        routes.add(true, rtcp, idx);
+        Some(Delivery::Udp { rtp, rtcp })
+    }
+
+    fn set_transport(&self, t: &str) {
+        let mut d = self.guard.info.details.lock();
+        d.transport = t.to_string();
+        d.profile = "AVP".into();
     }
 
     fn setup(&mut self, req: Request) -> Result<(), String> {
@@ -511,117 +651,195 @@ impl Conn {
             self.respond(&req, 461, &[], b"");
             return Ok(());
         };
-        match &mut self.role {
-            Role::Announced { tracks, .. } => {
-                let next = tracks.iter().filter(|t| t.channel.is_some()).count() as u8 * 2;
-                let Some(Transport::Interleaved { rtp, rtcp }) = transport::parse(&th, next) else {
-                    self.respond(&req, 461, &[], b"");
-                    return Ok(());
-                };
-                let uri = req.uri.clone();
-                let idx = tracks
-                    .iter()
-                    .position(|t| !t.control.is_empty() && uri.ends_with(&t.control))
-                    .or_else(|| tracks.iter().position(|t| t.channel.is_none()));
-                let Some(idx) = idx else {
-                    self.respond(&req, 404, &[], b"");
-                    return Ok(());
-                };
-                tracks[idx].channel = Some(rtp);
-                let s = format!("{};timeout=60", self.session_id);
-                self.respond(
-                    &req,
-                    200,
-                    &[
-                        (
-                            "Transport",
-                            format!("RTP/AVP/TCP;unicast;interleaved={rtp}-{rtcp}"),
-                        ),
-                        ("Session", s),
-                    ],
-                    b"",
-                );
-                Ok(())
-            }
-            Role::Idle | Role::Reading { .. } => {
-                let next = match &self.role {
-                    Role::Reading { tracks, .. } => tracks.len() as u8 * 2,
-                    _ => 0,
-                };
-                let Some(Transport::Interleaved { rtp, rtcp }) = transport::parse(&th, next) else {
-                    self.respond(&req, 461, &[], b"");
-                    return Ok(());
-                };
-                if matches!(self.role, Role::Idle) {
-                    let access = self.access(&req, Action::Read)?;
-                    let reader = match self.cfg.paths.add_reader(&access, self.session_ref()) {
-                        Ok(r) => r,
-                        Err(e) => return self.refuse(&req, &e),
-                    };
-                    self.guard.info.details.lock().state = ConnState::Read;
-                    self.role = Role::Reading {
-                        reader,
-                        tracks: Vec::new(),
-                        playing: false,
-                        drops: Default::default(),
-                    };
-                }
-                let Role::Reading { reader, tracks, .. } = &mut self.role else {
-                    return Ok(());
-                };
-                let source = reader.stream().source_tracks();
-                let index = track_id(&req.uri).unwrap_or(tracks.len());
-                let Some(t) = source.get(index) else {
-                    self.respond(&req, 404, &[], b"");
-                    return Ok(());
-                };
-                let Some(fmt) = ferrocast_rtp::format_for_track(t, 96 + index as u8) else {
-                    self.respond(&req, 404, &[], b"");
-                    return Ok(());
-                };
-                let Ok(packetizer) = Packetizer::new(t, ferrocast_rtp::DEFAULT_MTU) else {
-                    self.respond(&req, 404, &[], b"");
-                    return Ok(());
-                };
-                let seed = (self.guard.info.id.as_u128() >> (index * 16)) as u64;
-                tracks.retain(|o| o.index != index);
-                tracks.push(OutTrack {
-                    index,
-                    channel: rtp,
-                    packetizer,
-                    payload_type: fmt.payload_type,
-                    clock_rate: fmt.clock_rate.max(1),
-                    ssrc: seed as u32,
-                    seq: (seed >> 32) as u16,
-                    ts_base: (seed >> 16) as u32,
-                });
-                let s = format!("{};timeout=60", self.session_id);
-                let ssrc = format!("{:08X}", seed as u32);
-                self.respond(
-                    &req,
-                    200,
-                    &[
-                        (
-                            "Transport",
-                            format!("RTP/AVP/TCP;unicast;interleaved={rtp}-{rtcp};ssrc={ssrc}"),
-                        ),
-                        ("Session", s),
-                    ],
-                    b"",
-                );
-                Ok(())
-            }
-            Role::Publishing { .. } => {
-                self.respond(&req, 455, &[], b"");
-                Ok(())
-            }
+        if matches!(self.role, Role::Publishing { .. }) {
+            self.respond(&req, 455, &[], b"");
+            return Ok(());
         }
+        if let Role::Announced { .. } = self.role {
+            return self.setup_record(req, &th);
+        }
+        self.setup_play(req, &th)
+    }
+
+    fn setup_record(&mut self, req: Request, th: &str) -> Result<(), String> {
+        let Role::Announced { tracks, .. } = &self.role else {
+            return Ok(());
+        };
+        let next = tracks.iter().filter(|t| t.delivery.is_some()).count() as u8 * 2;
+        let uri = req.uri.clone();
+        let idx = tracks
+            .iter()
+            .position(|t| !t.control.is_empty() && uri.ends_with(&t.control))
+            .or_else(|| tracks.iter().position(|t| t.delivery.is_none()));
+        let Some(idx) = idx else {
+            self.respond(&req, 404, &[], b"");
+            return Ok(());
+        };
+        let (delivery, answer, name) = match self.choose_transport(th, next, true) {
+            Some(Transport::Interleaved { rtp, rtcp }) => (
+                Delivery::Tcp { rtp, rtcp },
+                format!("RTP/AVP/TCP;unicast;interleaved={rtp}-{rtcp}"),
+                "TCP",
+            ),
+            Some(Transport::Udp {
+                client_rtp,
+                client_rtcp,
+            }) => {
+                let Some(d) = self.udp_delivery(client_rtp, client_rtcp, idx) else {
+                    self.respond(&req, 461, &[], b"");
+                    return Ok(());
+                };
+                let udp = self.cfg.udp.as_ref().map(|u| (u.rtp_port, u.rtcp_port));
+                let (sp, sc) = udp.unwrap_or_default();
+                (
+                    d,
+                    format!(
+                        "RTP/AVP;unicast;client_port={client_rtp}-{client_rtcp};server_port={sp}-{sc}"
+                    ),
+                    "UDP",
+                )
+            }
+            _ => {
+                self.respond(&req, 461, &[], b"");
+                return Ok(());
+            }
+        };
+        let Role::Announced { tracks, .. } = &mut self.role else {
+            return Ok(());
+        };
+        tracks[idx].set_delivery(delivery);
+        self.set_transport(name);
+        let s = self.session_header_new();
+        let mut h = vec![("Transport", answer)];
+        h.extend(s);
+        self.respond(&req, 200, &h, b"");
+        Ok(())
+    }
+
+    fn setup_play(&mut self, req: Request, th: &str) -> Result<(), String> {
+        let next = match &self.role {
+            Role::Reading { sender, .. } => sender.tracks.len() as u8 * 2,
+            _ => 0,
+        };
+        let Some(transport) = self.choose_transport(th, next, false) else {
+            self.respond(&req, 461, &[], b"");
+            return Ok(());
+        };
+        let access = self.access(&req, Action::Read)?;
+        if matches!(self.role, Role::Idle) {
+            self.session_id();
+            let reader = match self.cfg.paths.add_reader(&access, self.session_ref()) {
+                Ok(r) => r,
+                Err(e) => return self.refuse(&req, &e),
+            };
+            self.guard.info.details.lock().state = ConnState::Read;
+            self.role = Role::Reading {
+                reader,
+                sender: RtpSender::default(),
+                playing: false,
+                drops: Default::default(),
+                group: None,
+                reported_lost: Vec::new(),
+            };
+        }
+        let (source, index) = match &self.role {
+            Role::Reading { reader, sender, .. } => (
+                reader.stream().source_tracks(),
+                track_id(&req.uri).unwrap_or(sender.tracks.len()),
+            ),
+            _ => return Ok(()),
+        };
+        let Some(track) = source.get(index).cloned() else {
+            self.respond(&req, 404, &[], b"");
+            return Ok(());
+        };
+        let (delivery, mut answer, name) = match transport {
+            Transport::Interleaved { rtp, rtcp } => (
+                Delivery::Tcp { rtp, rtcp },
+                format!("RTP/AVP/TCP;unicast;interleaved={rtp}-{rtcp}"),
+                "TCP",
+            ),
+            Transport::Udp {
+                client_rtp,
+                client_rtcp,
+            } => {
+                let Some(d) = self.udp_delivery(client_rtp, client_rtcp, index) else {
+                    self.respond(&req, 461, &[], b"");
+                    return Ok(());
+                };
+                let udp = self.cfg.udp.as_ref().map(|u| (u.rtp_port, u.rtcp_port));
+                let (sp, sc) = udp.unwrap_or_default();
+                (
+                    d,
+                    format!(
+                        "RTP/AVP;unicast;client_port={client_rtp}-{client_rtcp};server_port={sp}-{sc}"
+                    ),
+                    "UDP",
+                )
+            }
+            Transport::Multicast => {
+                let Some(mc) = self.cfg.multicast.clone() else {
+                    self.respond(&req, 461, &[], b"");
+                    return Ok(());
+                };
+                let paths = self.cfg.paths.clone();
+                let group = match &self.role {
+                    Role::Reading { group: Some(g), .. } => Ok(g.clone()),
+                    _ => mc.group(&access.path, || {
+                        paths.add_reader(
+                            &access,
+                            SessionRef {
+                                kind: "rtspMulticast",
+                                id: Uuid::new_v4(),
+                                token: CancellationToken::new(),
+                            },
+                        )
+                    }),
+                };
+                let group = match group {
+                    Ok(g) => g,
+                    Err(e) => return self.refuse(&req, &e),
+                };
+                let Some(ip) = group.addr(index) else {
+                    self.respond(&req, 461, &[], b"");
+                    return Ok(());
+                };
+                let answer = format!(
+                    "RTP/AVP;multicast;destination={ip};port={}-{};ttl=16;ssrc={:08X}",
+                    mc.rtp_port,
+                    mc.rtcp_port,
+                    group.ssrc.get(index).copied().unwrap_or_default()
+                );
+                if let Role::Reading { group: g, .. } = &mut self.role {
+                    *g = Some(group);
+                }
+                (Delivery::Multicast, answer, "UDP-MULTICAST")
+            }
+        };
+        let seed = (self.guard.info.id.as_u128() >> (index * 16)) as u64;
+        let multicast = delivery == Delivery::Multicast;
+        let Role::Reading { sender, .. } = &mut self.role else {
+            return Ok(());
+        };
+        let Some(out) = sender.add_track(&track, index, delivery, seed) else {
+            self.respond(&req, 404, &[], b"");
+            return Ok(());
+        };
+        if !multicast {
+            answer.push_str(&format!(";ssrc={:08X}", out.ssrc));
+        }
+        self.set_transport(name);
+        let s = self.session_header();
+        let mut h = vec![("Transport", answer)];
+        h.extend(s);
+        self.respond(&req, 200, &h, b"");
+        Ok(())
     }
 
     fn play(&mut self, req: Request) -> Result<(), String> {
         let Role::Reading {
             reader,
-            tracks,
+            sender,
             playing,
             ..
         } = &mut self.role
@@ -629,19 +847,26 @@ impl Conn {
             self.respond(&req, 455, &[], b"");
             return Ok(());
         };
-        if tracks.is_empty() {
+        if sender.tracks.is_empty() {
             self.respond(&req, 455, &[], b"");
             return Ok(());
         }
-        // Only the tracks set up are queued for this reader.
-        let wanted: Vec<usize> = tracks.iter().map(|t| t.index).collect();
+        // Only the tracks set up (and not multicast) are queued for this reader.
+        let wanted: Vec<usize> = sender
+            .tracks
+            .iter()
+            .filter(|t| t.delivery != Delivery::Multicast)
+            .map(|t| t.index)
+            .collect();
         for i in 0..reader.stream().tracks().len() {
             reader.queue().set_track(i, wanted.contains(&i));
         }
         *playing = true;
         let base = req.uri.trim_end_matches('/').to_string();
-        let rtp_info = tracks
+        let rtp_info = sender
+            .tracks
             .iter()
+            .filter(|t| t.delivery != Delivery::Multicast)
             .map(|t| {
                 format!(
                     "url={base}/trackID={};seq={};rtptime={}",
@@ -651,11 +876,16 @@ impl Conn {
             .collect::<Vec<_>>()
             .join(",");
         let path = reader.path_name().to_string();
-        let n = tracks.len();
-        let s = format!("{};timeout=60", self.session_id);
-        self.respond(&req, 200, &[("Session", s), ("RTP-Info", rtp_info)], b"");
+        let n = sender.tracks.len();
+        let transport = self.guard.info.details.lock().transport.clone();
+        self.next_report = Some(Instant::now() + Duration::from_secs(1));
+        let mut h = self.session_header();
+        if !rtp_info.is_empty() {
+            h.push(("RTP-Info", rtp_info));
+        }
+        self.respond(&req, 200, &h, b"");
         info!(
-            "{} conn {} [{}]: is reading from path '{path}', {n} track(s)",
+            "{} conn {} [{}]: is reading from path '{path}', {n} track(s) over {transport}",
             self.cfg.scheme, self.peer, self.guard.info.id
         );
         Ok(())
@@ -673,7 +903,10 @@ impl Conn {
             self.respond(&req, 455, &[], b"");
             return Ok(());
         };
-        let tracks: Vec<InTrack> = tracks.into_iter().filter(|t| t.channel.is_some()).collect();
+        let tracks: Vec<InTrack> = tracks
+            .into_iter()
+            .filter(|t| t.delivery.is_some())
+            .collect();
         if tracks.is_empty() {
             self.respond(&req, 455, &[], b"");
             return Err("RECORD without any SETUP".into());
@@ -685,15 +918,20 @@ impl Conn {
             Ok(p) => p,
             Err(e) => return self.refuse(&req, &e),
         };
-        let bus: Vec<Track> = tracks.iter().map(|t| t.track.clone()).collect();
+        let ingest = Ingest::new(tracks, self.ssrc);
+        let bus = ingest.bus_tracks();
         let codecs: Vec<_> = bus.iter().map(|t| t.codec.api_name()).collect();
         if let Err(e) = publisher.start(bus) {
             self.respond(&req, 400, &[], b"");
             return Err(format!("cannot start the stream: {e}"));
         }
-        self.guard.info.details.lock().state = ConnState::Publish;
+        let transport = {
+            let mut d = self.guard.info.details.lock();
+            d.state = ConnState::Publish;
+            d.transport.clone()
+        };
         info!(
-            "{} conn {} [{}]: is publishing to path '{}', {} track(s) ({})",
+            "{} conn {} [{}]: is publishing to path '{}', {} track(s) ({}) over {transport}",
             self.cfg.scheme,
             self.peer,
             self.guard.info.id,
@@ -701,60 +939,109 @@ impl Conn {
             codecs.len(),
             codecs.join(", ")
         );
-        self.role = Role::Publishing {
-            publisher,
-            tracks,
-            started: std::time::Instant::now(),
-        };
-        let s = format!("{};timeout=60", self.session_id);
-        self.respond(&req, 200, &[("Session", s)], b"");
+        // Routes now point at indices of the tracks kept.
+        if let Some(old) = self.routes.take() {
+            drop(old);
+        }
+        if let Some(udp) = self.cfg.udp.clone() {
+            if ingest
+                .tracks
+                .iter()
+                .any(|t| matches!(t.delivery, Some(Delivery::Udp { .. })))
+            {
+                let mut routes = Routes::new(udp, self.udp_tx.clone());
+                for (i, t) in ingest.tracks.iter().enumerate() {
+                    if let Some(Delivery::Udp { rtp, rtcp }) = t.delivery {
+                        routes.add(false, rtp, i);
+                        routes.add(true, rtcp, i);
+                    }
+                }
+                self.routes = Some(routes);
+            }
+        }
+        self.role = Role::Publishing { publisher, ingest };
+        self.next_report = Some(Instant::now() + Duration::from_secs(1));
+        let s = self.session_header();
+        self.respond(&req, 200, &s, b"");
         Ok(())
     }
 
-    fn on_interleaved(&mut self, channel: u8, data: &[u8]) -> Result<(), String> {
-        let Role::Publishing {
-            publisher,
-            tracks,
-            started,
-        } = &mut self.role
-        else {
-            return Ok(()); // RTCP receiver reports from a reader
+    fn on_interleaved(&mut self, channel: u8, data: Bytes) -> Result<(), String> {
+        let found = match &self.role {
+            Role::Publishing { ingest, .. } => ingest.by_channel(channel),
+            Role::Reading { sender, .. } => sender.tracks.iter().find_map(|t| match t.delivery {
+                Delivery::Tcp { rtcp, .. } if rtcp == channel => Some((t.index, true)),
+                _ => None,
+            }),
+            _ => None,
         };
-        let Some(idx) = tracks.iter().position(|t| t.channel == Some(channel)) else {
-            return Ok(()); // RTCP (odd channels) or an unknown channel
+        let Some((track, rtcp)) = found else {
+            return Ok(()); // an unknown channel
         };
-        let pkt = match RtpPacket::parse(data) {
-            Ok(p) => p,
-            Err(e) => {
-                return Err(format!("malformed RTP packet on channel {channel}: {e}"));
-            }
-        };
-        let mut frames = Vec::new();
-        if let Err(e) = tracks[idx].depacketizer.push(&pkt, &mut frames) {
-            // One broken packet loses one frame, not the session.
-            tracing::debug!("{} conn {}: track {idx}: {e}", self.cfg.scheme, self.peer);
+        if rtcp {
+            self.on_rtcp(track, &data);
+            return Ok(());
         }
-        for f in frames {
-            let t = &mut tracks[idx];
-            let dts = t.dts.dts(&f);
-            let clock = t.track.clock_rate;
-            let (first, at) = *t.base.get_or_insert_with(|| {
-                let us = started.elapsed().as_micros() as i64;
-                (f.pts, rescale(us, 1_000_000, clock))
-            });
-            let (pts, dts) = (f.pts - first + at, dts - first + at);
-            if let Some(config) = f.config {
-                if let Some(s) = publisher.stream() {
-                    let mut all = s.tracks().as_ref().clone();
-                    if let Some(t) = all.get_mut(idx) {
-                        t.config = config;
+        self.on_rtp(track, data, false)
+    }
+
+    fn on_datagram(&mut self, d: Datagram) -> Result<(), String> {
+        if d.rtcp {
+            self.on_rtcp(d.track, &d.data);
+            return Ok(());
+        }
+        self.on_rtp(d.track, d.data, true)
+    }
+
+    fn on_rtcp(&mut self, track: usize, data: &[u8]) {
+        let counters = &self.guard.info.rtp;
+        if let Role::Publishing { ingest, .. } = &mut self.role {
+            ingest.on_rtcp(track, data, counters);
+            return;
+        }
+        for p in rtcp::packets(data) {
+            match p {
+                Ok(p) => {
+                    counters
+                        .inbound_rtcp_packets
+                        .fetch_add(1, Ordering::Relaxed);
+                    if let (
+                        Role::Reading { reported_lost, .. },
+                        RtcpPacket::ReceiverReport(rtcp::ReceiverReport { reports, .. }),
+                    ) = (&mut self.role, p)
+                    {
+                        for b in reports {
+                            let known = reported_lost.len();
+                            match reported_lost.iter_mut().find(|(s, _)| *s == b.ssrc) {
+                                Some(e) => e.1 = b.cumulative_lost,
+                                None if known < 16 => {
+                                    reported_lost.push((b.ssrc, b.cumulative_lost))
+                                }
+                                None => {}
+                            }
+                        }
+                        let total: i64 =
+                            reported_lost.iter().map(|(_, l)| (*l).max(0) as i64).sum();
+                        counters
+                            .outbound_rtp_packets_reported_lost
+                            .store(total as u64, Ordering::Relaxed);
                     }
-                    s.update_tracks(all);
+                }
+                Err(_) => {
+                    counters
+                        .inbound_rtcp_packets_in_error
+                        .fetch_add(1, Ordering::Relaxed);
                 }
             }
-            publisher.write(Unit::new(idx, dts, pts, f.key, f.data));
         }
-        Ok(())
+    }
+
+    /// One RTP packet of a publisher's track `idx`.
+    fn on_rtp(&mut self, idx: usize, data: Bytes, udp: bool) -> Result<(), String> {
+        let Role::Publishing { publisher, ingest } = &mut self.role else {
+            return Ok(()); // e.g. a reader punching its NAT
+        };
+        ingest.on_rtp(idx, data, udp, &self.guard.info.rtp, publisher)
     }
 
     fn on_units(&mut self, batch: &mut Vec<Arc<Unit>>) {
@@ -764,7 +1051,7 @@ impl Conn {
         );
         let Role::Reading {
             reader,
-            tracks,
+            sender,
             drops,
             ..
         } = &mut self.role
@@ -772,49 +1059,15 @@ impl Conn {
             batch.clear();
             return;
         };
-        let source = reader.stream().source_tracks();
-        let mut payloads: Vec<Payload> = Vec::new();
+        let mut n = 0;
         for unit in batch.drain(..) {
-            let Some(t) = tracks.iter_mut().find(|t| t.index == unit.track) else {
-                continue;
-            };
-            let clock = source
-                .get(unit.track)
-                .map(|s| s.clock_rate)
-                .unwrap_or(90000);
-            payloads.clear();
-            if t.packetizer
-                .packetize(&unit.data, unit.key, &mut payloads)
-                .is_err()
-            {
-                continue;
-            }
-            let ts = t
-                .ts_base
-                .wrapping_add(rescale(unit.pts, clock, t.clock_rate) as u32);
-            for p in &payloads {
-                let header = RtpHeader {
-                    marker: p.marker,
-                    payload_type: t.payload_type,
-                    sequence: t.seq,
-                    timestamp: ts.wrapping_add(p.timestamp_offset),
-                    ssrc: t.ssrc,
-                };
-                t.seq = t.seq.wrapping_add(1);
-                let mut h = [0u8; 12];
-                if header.write(&mut h).is_err() {
-                    continue;
-                }
-                let len = 12 + p.payload.len();
-                if len > 0xffff {
-                    continue;
-                }
-                self.out
-                    .extend_from_slice(&message::interleaved_header(t.channel, len));
-                self.out.extend_from_slice(&h);
-                self.out.extend_from_slice(&p.payload);
-            }
+            n += sender.write(&unit, &mut self.out);
         }
+        self.guard
+            .info
+            .rtp
+            .outbound_rtp_packets
+            .fetch_add(n, Ordering::Relaxed);
         if let Some(n) = drops.poll(reader.queue(), &self.guard.info.frames_discarded) {
             warn!(
                 "{tag}: reader too slow for path '{}': {n} units dropped since last report; \

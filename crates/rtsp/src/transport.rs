@@ -13,7 +13,13 @@ pub enum Transport {
 
 /// The first transport in `header` we can serve (clients may list several, comma-separated).
 pub fn parse(header: &str, next_channel: u8) -> Option<Transport> {
-    for spec in header.split(',') {
+    parse_all(header, next_channel).into_iter().next()
+}
+
+/// Every transport in `header` we could serve, in the client's order of preference.
+pub fn parse_all(header: &str, next_channel: u8) -> Vec<Transport> {
+    let mut out = Vec::new();
+    for spec in header.split(',').take(16) {
         let mut params = spec.split(';').map(str::trim);
         let proto = params.next().unwrap_or_default().to_ascii_uppercase();
         let params: Vec<&str> = params.collect();
@@ -34,20 +40,25 @@ pub fn parse(header: &str, next_channel: u8) -> Option<Transport> {
         };
         if proto == "RTP/AVP/TCP" {
             let (rtp, rtcp) = match get("interleaved") {
-                Some(v) => pair(v)?,
+                Some(v) => match pair(v) {
+                    Some(p) => p,
+                    None => continue,
+                },
                 None => (u32::from(next_channel), u32::from(next_channel) + 1),
             };
             if rtp > 255 || rtcp > 255 {
                 continue;
             }
-            return Some(Transport::Interleaved {
+            out.push(Transport::Interleaved {
                 rtp: rtp as u8,
                 rtcp: rtcp as u8,
             });
+            continue;
         }
         if proto == "RTP/AVP" || proto == "RTP/AVP/UDP" {
             if params.iter().any(|p| p.eq_ignore_ascii_case("multicast")) {
-                return Some(Transport::Multicast);
+                out.push(Transport::Multicast);
+                continue;
             }
             let Some((a, b)) = get("client_port").and_then(pair) else {
                 continue;
@@ -55,13 +66,13 @@ pub fn parse(header: &str, next_channel: u8) -> Option<Transport> {
             if a == 0 || a > 65535 || b > 65535 {
                 continue;
             }
-            return Some(Transport::Udp {
+            out.push(Transport::Udp {
                 client_rtp: a as u16,
                 client_rtcp: b as u16,
             });
         }
     }
-    None
+    out
 }
 
 /// Whether the client said `mode=record` (a publisher's SETUP).
@@ -98,6 +109,19 @@ mod tests {
         );
         assert_eq!(parse("RTP/AVP/TCP;interleaved=999-1000", 0), None);
         assert_eq!(parse("RAW/RAW/UDP", 0), None);
+        assert_eq!(
+            parse_all(
+                "RTP/AVP;unicast;client_port=5000-5001,RTP/AVP/TCP;unicast",
+                2
+            ),
+            vec![
+                Transport::Udp {
+                    client_rtp: 5000,
+                    client_rtcp: 5001
+                },
+                Transport::Interleaved { rtp: 2, rtcp: 3 }
+            ]
+        );
         assert!(is_record("RTP/AVP/TCP;unicast;interleaved=0-1;mode=record"));
     }
 }

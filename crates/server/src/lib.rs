@@ -114,6 +114,80 @@ async fn bind(what: &str, addr: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("{what}: cannot listen on {addr}"))
 }
 
+/// Starts the RTSP listener and, per `rtspTransports`, the UDP and multicast senders.
+async fn start_rtsp(
+    conf: &Conf,
+    paths: &Arc<PathManager>,
+    conns: &Arc<ConnRegistry>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    use ferrocast_conf::RtspTransport;
+    let l = bind("RTSP", &conf.rtsp_address).await?;
+    let has = |t: RtspTransport| conf.rtsp_transports.contains(&t);
+    let udp = if has(RtspTransport::Udp) {
+        let rtp = listen_addr(&conf.rtp_address)?;
+        let rtcp = listen_addr(&conf.rtcp_address)?;
+        let u = ferrocast_rtsp::UdpServer::bind(rtp, rtcp)
+            .await
+            .with_context(|| {
+                format!(
+                    "RTSP: cannot listen on rtpAddress {} / rtcpAddress {} (UDP)",
+                    conf.rtp_address, conf.rtcp_address
+                )
+            })?;
+        u.spawn(shutdown.clone());
+        Some(u)
+    } else {
+        None
+    };
+    let multicast = if has(RtspTransport::Multicast) {
+        Some(
+            ferrocast_rtsp::Multicast::new(
+                &conf.multicast_ip_range,
+                conf.multicast_rtp_port,
+                conf.multicast_rtcp_port,
+            )
+            .await
+            .map_err(|e| anyhow!("RTSP: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let mut what = vec![];
+    if has(RtspTransport::Tcp) {
+        what.push("TCP".to_string());
+    }
+    if udp.is_some() {
+        what.push(format!(
+            "UDP/RTP {}, UDP/RTCP {}",
+            conf.rtp_address, conf.rtcp_address
+        ));
+    }
+    if multicast.is_some() {
+        what.push(format!(
+            "multicast {} ports {}/{}",
+            conf.multicast_ip_range, conf.multicast_rtp_port, conf.multicast_rtcp_port
+        ));
+    }
+    info!(
+        "RTSP listener opened on {} ({})",
+        conf.rtsp_address,
+        what.join(", ")
+    );
+    let cfg = ferrocast_rtsp::ServerConfig {
+        paths: paths.clone(),
+        conns: conns.clone(),
+        read_timeout: conf.read_timeout,
+        write_timeout: conf.write_timeout,
+        scheme: "rtsp",
+        tcp: has(RtspTransport::Tcp),
+        udp,
+        multicast,
+    };
+    tokio::spawn(ferrocast_rtsp::serve(l, cfg, shutdown.clone()));
+    Ok(())
+}
+
 /// Running RTMP listeners, restarted when their settings change.
 struct RtmpListeners {
     key: Option<RtmpKey>,
@@ -265,16 +339,7 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
 
     let rtsp_conns = ConnRegistry::new();
     if conf.rtsp && conf.rtsp_encryption != Encryption::Strict {
-        let l = bind("RTSP", &conf.rtsp_address).await?;
-        info!("RTSP listener opened on {} (TCP)", conf.rtsp_address);
-        let cfg = ferrocast_rtsp::ServerConfig {
-            paths: servers.paths.clone(),
-            conns: rtsp_conns.clone(),
-            read_timeout: conf.read_timeout,
-            write_timeout: conf.write_timeout,
-            scheme: "rtsp",
-        };
-        tokio::spawn(ferrocast_rtsp::serve(l, cfg, shutdown.clone()));
+        start_rtsp(&conf, &servers.paths, &rtsp_conns, &shutdown).await?;
     }
 
     let webrtc_sessions = ConnRegistry::new();
@@ -329,6 +394,8 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
             rtmp_conns: servers.rtmp_conns.clone(),
             rtmps_conns: servers.rtmps_conns.clone(),
             webrtc_sessions: webrtc_sessions.clone(),
+            rtsp_conns: rtsp_conns.clone(),
+            rtsps_conns: ConnRegistry::new(),
             apply_conf: Arc::new(apply),
             started: SystemTime::now(),
             version: VERSION,

@@ -1,0 +1,270 @@
+//! Bus units -> RTP packets and RTCP sender reports, for one reader session or one
+//! multicast group. Pure: packets go into an [`Outbox`] the driver sends.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::time::{Duration, SystemTime};
+
+use ferrocast_core::{rescale, Track, Unit};
+use ferrocast_rtp::stats::{ntp_from_unix, SenderStats};
+use ferrocast_rtp::{Packetizer, Payload, RtpHeader};
+
+use crate::message;
+
+/// Where a track's packets go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Interleaved in the RTSP connection on these channels.
+    Tcp { rtp: u8, rtcp: u8 },
+    /// UDP datagrams to these addresses.
+    Udp { rtp: SocketAddr, rtcp: SocketAddr },
+    /// Sent by the path's multicast group, not by the session itself.
+    Multicast,
+}
+
+impl Delivery {
+    pub fn is_tcp(&self) -> bool {
+        matches!(self, Delivery::Tcp { .. })
+    }
+}
+
+/// Bytes to send: interleaved frames for the TCP connection and UDP datagrams.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    pub tcp: Vec<u8>,
+    udp_buf: Vec<u8>,
+    udp: Vec<(bool, SocketAddr, Range<usize>)>,
+}
+
+impl Outbox {
+    /// Queues one RTP or RTCP packet made of `parts`. Returns its size, 0 if it cannot be
+    /// sent that way (over 64 KiB on TCP) or is not ours to send (multicast).
+    pub fn push(&mut self, delivery: &Delivery, rtcp: bool, parts: &[&[u8]]) -> usize {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        match delivery {
+            Delivery::Tcp { rtp, rtcp: c } => {
+                if len > 0xffff {
+                    return 0;
+                }
+                let ch = if rtcp { *c } else { *rtp };
+                self.tcp
+                    .extend_from_slice(&message::interleaved_header(ch, len));
+                for p in parts {
+                    self.tcp.extend_from_slice(p);
+                }
+            }
+            Delivery::Udp { rtp, rtcp: c } => {
+                let start = self.udp_buf.len();
+                for p in parts {
+                    self.udp_buf.extend_from_slice(p);
+                }
+                let to = if rtcp { *c } else { *rtp };
+                self.udp.push((rtcp, to, start..self.udp_buf.len()));
+            }
+            Delivery::Multicast => return 0,
+        }
+        len
+    }
+
+    /// The queued datagrams: (RTCP?, destination, bytes).
+    pub fn datagrams(&self) -> impl Iterator<Item = (bool, SocketAddr, &[u8])> {
+        self.udp
+            .iter()
+            .map(|(rtcp, to, r)| (*rtcp, *to, &self.udp_buf[r.clone()]))
+    }
+
+    pub fn has_datagrams(&self) -> bool {
+        !self.udp.is_empty()
+    }
+
+    pub fn clear_datagrams(&mut self) {
+        self.udp.clear();
+        self.udp_buf.clear();
+        if self.udp_buf.capacity() > 1 << 20 {
+            self.udp_buf = Vec::new();
+        }
+    }
+}
+
+/// One track a reader (or multicast group) receives.
+pub struct OutTrack {
+    /// Index of the track in the path's stream.
+    pub index: usize,
+    pub delivery: Delivery,
+    packetizer: Packetizer,
+    pub payload_type: u8,
+    /// RTP clock rate.
+    clock_rate: u32,
+    /// Clock rate of the bus track's timestamps.
+    source_clock: u32,
+    pub ssrc: u32,
+    pub seq: u16,
+    pub ts_base: u32,
+    stats: SenderStats,
+}
+
+/// Packetizes units for the tracks set up, and reports on them.
+#[derive(Default)]
+pub struct RtpSender {
+    pub tracks: Vec<OutTrack>,
+    /// Wall-clock time (since the Unix epoch) of media time 0, set by the first unit.
+    epoch: Option<Duration>,
+    payloads: Vec<Payload>,
+}
+
+impl RtpSender {
+    /// Sets up (or sets up again) track `index` of the stream; `seed` makes the SSRC,
+    /// initial sequence number and RTP time unpredictable. `None` when RTP cannot carry it.
+    pub fn add_track(
+        &mut self,
+        track: &Track,
+        index: usize,
+        delivery: Delivery,
+        seed: u64,
+    ) -> Option<&OutTrack> {
+        let fmt = ferrocast_rtp::format_for_track(track, 96 + index as u8)?;
+        let packetizer = Packetizer::new(track, ferrocast_rtp::DEFAULT_MTU).ok()?;
+        self.tracks.retain(|o| o.index != index);
+        let ssrc = seed as u32;
+        self.tracks.push(OutTrack {
+            index,
+            delivery,
+            packetizer,
+            payload_type: fmt.payload_type,
+            clock_rate: fmt.clock_rate.max(1),
+            source_clock: track.clock_rate.max(1),
+            ssrc,
+            seq: (seed >> 32) as u16,
+            ts_base: (seed >> 16) as u32,
+            stats: SenderStats::new(ssrc),
+        });
+        self.tracks.last()
+    }
+
+    /// Packetizes one unit. Returns the number of RTP packets queued.
+    pub fn write(&mut self, unit: &Unit, out: &mut Outbox) -> u64 {
+        let Some(t) = self.tracks.iter_mut().find(|t| t.index == unit.track) else {
+            return 0;
+        };
+        if t.delivery == Delivery::Multicast {
+            return 0;
+        }
+        self.payloads.clear();
+        if t.packetizer
+            .packetize(&unit.data, unit.key, &mut self.payloads)
+            .is_err()
+        {
+            return 0;
+        }
+        let pts_us = rescale(unit.pts, t.source_clock, 1_000_000);
+        let epoch = *self.epoch.get_or_insert_with(|| {
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+            now.saturating_sub(Duration::from_micros(pts_us.max(0) as u64))
+        });
+        let wall = if pts_us >= 0 {
+            epoch + Duration::from_micros(pts_us as u64)
+        } else {
+            epoch.saturating_sub(Duration::from_micros(pts_us.unsigned_abs()))
+        };
+        let ntp = ntp_from_unix(wall);
+        let ts = t
+            .ts_base
+            .wrapping_add(rescale(unit.pts, t.source_clock, t.clock_rate) as u32);
+        let mut n = 0;
+        for p in &self.payloads {
+            let header = RtpHeader {
+                marker: p.marker,
+                payload_type: t.payload_type,
+                sequence: t.seq,
+                timestamp: ts.wrapping_add(p.timestamp_offset),
+                ssrc: t.ssrc,
+            };
+            let mut h = [0u8; 12];
+            if header.write(&mut h).is_err() {
+                continue;
+            }
+            if out.push(&t.delivery, false, &[&h, &p.payload]) > 0 {
+                t.seq = t.seq.wrapping_add(1);
+                t.stats.on_packet(header.timestamp, ntp, p.payload.len());
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Queues a sender report for every track that sent something. Returns how many.
+    pub fn sender_reports(&mut self, out: &mut Outbox) -> u64 {
+        let mut n = 0;
+        for t in &self.tracks {
+            let Some(sr) = t.stats.report() else {
+                continue;
+            };
+            let mut buf = Vec::with_capacity(28);
+            if ferrocast_rtp::rtcp::write_sender_report(&sr, &mut buf).is_ok()
+                && out.push(&t.delivery, true, &[&buf]) > 0
+            {
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use ferrocast_core::Codec;
+
+    fn opus() -> Track {
+        Track {
+            codec: Codec::Opus,
+            clock_rate: 48000,
+            config: Bytes::new(),
+            sample_rate: 48000,
+            channels: 2,
+        }
+    }
+
+    #[test]
+    fn tcp_and_udp() {
+        let mut s = RtpSender::default();
+        let udp = Delivery::Udp {
+            rtp: "127.0.0.1:5000".parse().unwrap(),
+            rtcp: "127.0.0.1:5001".parse().unwrap(),
+        };
+        s.add_track(&opus(), 0, Delivery::Tcp { rtp: 0, rtcp: 1 }, 1)
+            .unwrap();
+        s.add_track(&opus(), 1, udp, 2).unwrap();
+        s.add_track(&opus(), 2, Delivery::Multicast, 3).unwrap();
+        let mut out = Outbox::default();
+        let payload = Bytes::from_static(&[1, 2, 3]);
+        for track in 0..3 {
+            let u = Unit::new(track, 960, 960, true, payload.clone());
+            assert_eq!(s.write(&u, &mut out), if track == 2 { 0 } else { 1 });
+        }
+        assert_eq!(out.tcp.len(), 4 + 12 + 3);
+        assert_eq!(&out.tcp[..2], &[b'$', 0]);
+        let d: Vec<_> = out.datagrams().collect();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].1.port(), 5000);
+        assert_eq!(d[0].2.len(), 15);
+        out.clear_datagrams();
+        out.tcp.clear();
+        assert_eq!(s.sender_reports(&mut out), 2);
+        assert_eq!(out.tcp[1], 1); // RTCP channel
+        let d: Vec<_> = out.datagrams().collect();
+        assert_eq!(d[0].1.port(), 5001);
+        let sr = ferrocast_rtp::rtcp::packets(d[0].2)
+            .next()
+            .unwrap()
+            .unwrap();
+        let ferrocast_rtp::rtcp::RtcpPacket::SenderReport(sr) = sr else {
+            panic!("not an SR")
+        };
+        assert_eq!(sr.packet_count, 1);
+        assert_eq!(sr.octet_count, 3);
+    }
+}
