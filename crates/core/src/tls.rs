@@ -65,6 +65,7 @@ pub fn cert_fingerprint(der: &[u8]) -> String {
         .collect()
 }
 
+/// `fingerprint`: accept only that certificate; None: accept any.
 fn client_with(fingerprint: Option<String>) -> tokio_rustls::TlsConnector {
     #[derive(Debug)]
     struct AnyCert(Arc<rustls::crypto::CryptoProvider>, Option<String>);

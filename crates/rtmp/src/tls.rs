@@ -1,3 +1,3 @@
 //! TLS for RTMPS: the shared rustls helpers of the core.
 
-pub use ferrocast_core::tls::{acceptor, cert_fingerprint, fingerprint_client, insecure_client};
+pub use ferrocast_core::tls::{acceptor, fingerprint_client, insecure_client};
