@@ -379,3 +379,48 @@ fn digest_authentication() {
     assert!(r.contains("WWW-Authenticate: Digest realm="), "{r}");
     assert!(!r.contains("Basic"), "{r}");
 }
+
+/// `rtspEncryption: optional`: ffmpeg publishes over RTSPS (TLS, interleaved), ffprobe reads
+/// it over RTSPS and plain RTSP, and the API lists it under /v3/rtspssessions.
+#[test]
+fn rtsps_publish_and_read() {
+    require("openssl");
+    let dir = TempDir::new("rtsps-cert");
+    let key = dir.join("server.key");
+    let cert = dir.join("server.crt");
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+    ])
+    .args(["-subj", "/CN=localhost", "-keyout"])
+    .arg(&key)
+    .arg("-out")
+    .arg(&cert);
+    run_ok(cmd, Duration::from_secs(60));
+    let (port, tls_port) = (free_port(), free_port());
+    let yaml = format!(
+        "rtsp: yes\nrtspAddress: 127.0.0.1:{port}\nrtspTransports: [tcp]\n\
+         rtspEncryption: optional\nrtspsAddress: 127.0.0.1:{tls_port}\n\
+         rtspServerKey: {}\nrtspServerCert: {}\n",
+        key.display(),
+        cert.display()
+    );
+    let server = Server::start_with(ServerOpts::new("rtsps", &yaml));
+    let secure = format!("rtsps://127.0.0.1:{tls_port}/live/secure");
+    let _publisher = rtsp_publish(&server.dir, "publisher", Source::Plain, &secure);
+    let path = server.wait_ready("live/secure", Duration::from_secs(20));
+    assert_eq!(path["source"]["type"], "rtspsSession", "{path}");
+    let r = probe_raw(&secure, 3, &[]);
+    assert!(r.success(), "ffprobe over RTSPS failed: {}", r.stderr);
+    assert_h264_aac(&parse_probe(&r.stdout), 30, 50);
+    let plain = format!("rtsp://127.0.0.1:{port}/live/secure");
+    let r = probe_raw(&plain, 3, &["-rtsp_transport", "tcp"]);
+    assert!(r.success(), "ffprobe over RTSP failed: {}", r.stderr);
+    let sessions = server.get_json("/v3/rtspssessions/list");
+    assert!(
+        sessions["items"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s["state"] == "publish")),
+        "{sessions}"
+    );
+}

@@ -16,8 +16,8 @@ use ferrocast_core::{
     Track, Unit,
 };
 use ferrocast_rtp::rtcp::{self, RtcpPacket};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -53,13 +53,39 @@ pub struct ServerConfig {
     pub udp: Option<Arc<UdpServer>>,
     /// UDP multicast (rtspTransports has `multicast`).
     pub multicast: Option<Arc<Multicast>>,
+    /// RTSPS: the TLS acceptor (RTP then goes interleaved in the TLS connection).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
+
+/// A connection's byte stream: TCP, or TLS over TCP.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Accepts connections until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, cfg: ServerConfig, shutdown: CancellationToken) {
     let scheme = cfg.scheme;
     ferrocast_core::net::accept_loop(listener, scheme, shutdown, move |sock, peer, token| {
-        run_conn(sock, peer, cfg.clone(), token)
+        let cfg = cfg.clone();
+        async move {
+            let io: Box<dyn Io> = match cfg.tls.clone() {
+                Some(acceptor) => {
+                    let hs = tokio::time::timeout(cfg.read_timeout, acceptor.accept(sock)).await;
+                    match hs {
+                        Ok(Ok(tls)) => Box::new(tls),
+                        Ok(Err(e)) => {
+                            info!("{scheme} conn {peer}: TLS handshake failed: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            info!("{scheme} conn {peer}: TLS handshake timed out");
+                            return;
+                        }
+                    }
+                }
+                None => Box::new(sock),
+            };
+            run_conn(io, peer, cfg, token).await
+        }
     })
     .await;
 }
@@ -109,7 +135,7 @@ struct Conn {
 }
 
 async fn run_conn(
-    mut sock: TcpStream,
+    mut sock: Box<dyn Io>,
     peer: SocketAddr,
     cfg: ServerConfig,
     token: CancellationToken,
@@ -157,7 +183,7 @@ enum Wake {
 impl Conn {
     async fn run(
         &mut self,
-        sock: &mut TcpStream,
+        sock: &mut Box<dyn Io>,
         udp_rx: &mut mpsc::Receiver<Datagram>,
         token: &CancellationToken,
     ) -> String {
@@ -233,7 +259,7 @@ impl Conn {
     }
 
     /// Sends what the last event queued.
-    async fn flush(&mut self, sock: &mut TcpStream) -> Result<(), String> {
+    async fn flush(&mut self, sock: &mut Box<dyn Io>) -> Result<(), String> {
         if self.out.has_datagrams() {
             if let Some(udp) = self.routes.as_ref().map(|r| r.server().clone()) {
                 let mut sent = 0u64;
@@ -515,7 +541,11 @@ impl Conn {
 
     fn session_ref(&self) -> SessionRef {
         SessionRef {
-            kind: "rtspSession",
+            kind: if self.cfg.tls.is_some() {
+                "rtspsSession"
+            } else {
+                "rtspSession"
+            },
             id: self.session.unwrap_or(self.guard.info.id),
             token: self.guard.info.token.clone(),
         }
@@ -657,7 +687,12 @@ impl Conn {
     fn set_transport(&self, t: &str) {
         let mut d = self.guard.info.details.lock();
         d.transport = t.to_string();
-        d.profile = "AVP".into();
+        d.profile = if self.cfg.tls.is_some() {
+            "SAVP"
+        } else {
+            "AVP"
+        }
+        .into();
     }
 
     fn setup(&mut self, req: Request) -> Result<(), String> {

@@ -183,6 +183,34 @@ async fn start_rtsp(
         tcp: has(RtspTransport::Tcp),
         udp,
         multicast,
+        tls: None,
+    };
+    tokio::spawn(ferrocast_rtsp::serve(l, cfg, shutdown.clone()));
+    Ok(())
+}
+
+/// Starts the RTSPS listener (`rtspEncryption: optional|strict`): RTP goes interleaved in
+/// the TLS connection (SRTP over UDP is not implemented: UDP SETUPs get 461).
+async fn start_rtsps(
+    conf: &Conf,
+    paths: &Arc<PathManager>,
+    conns: &Arc<ConnRegistry>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let tls = ferrocast_core::tls::acceptor(&conf.rtsp_server_cert, &conf.rtsp_server_key)
+        .map_err(|e| anyhow!("RTSPS: {e}"))?;
+    let l = bind("RTSPS", &conf.rtsps_address).await?;
+    info!("RTSPS listener opened on {} (TCP/TLS)", conf.rtsps_address);
+    let cfg = ferrocast_rtsp::ServerConfig {
+        paths: paths.clone(),
+        conns: conns.clone(),
+        read_timeout: conf.read_timeout,
+        write_timeout: conf.write_timeout,
+        scheme: "rtsps",
+        tcp: true,
+        udp: None,
+        multicast: None,
+        tls: Some(tls),
     };
     tokio::spawn(ferrocast_rtsp::serve(l, cfg, shutdown.clone()));
     Ok(())
@@ -341,8 +369,12 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
     servers.apply_rtmp(&conf).await?;
 
     let rtsp_conns = ConnRegistry::new();
+    let rtsps_conns = ConnRegistry::new();
     if conf.rtsp && conf.rtsp_encryption != Encryption::Strict {
         start_rtsp(&conf, &servers.paths, &rtsp_conns, &shutdown).await?;
+    }
+    if conf.rtsp && conf.rtsp_encryption != Encryption::No {
+        start_rtsps(&conf, &servers.paths, &rtsps_conns, &shutdown).await?;
     }
 
     let webrtc_sessions = ConnRegistry::new();
@@ -398,7 +430,7 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
             rtmps_conns: servers.rtmps_conns.clone(),
             webrtc_sessions: webrtc_sessions.clone(),
             rtsp_conns: rtsp_conns.clone(),
-            rtsps_conns: ConnRegistry::new(),
+            rtsps_conns: rtsps_conns.clone(),
             apply_conf: Arc::new(apply),
             started: SystemTime::now(),
             version: VERSION,
