@@ -1,8 +1,10 @@
-//! The RTSP message decoder, the announce SDP parser and the Transport header parser on
-//! arbitrary bytes fed in arbitrary pieces: errors are fine, panics and unbounded buffering
-//! are not.
+//! The RTSP message decoder, the announce SDP parser, the Transport header parser, the
+//! authentication headers (both sides) and the client's URL parsing on arbitrary bytes fed
+//! in arbitrary pieces: errors are fine, panics and unbounded buffering are not.
 #![no_main]
 use ferrocast_rtsp::message::{Decoder, Item, MAX_BODY_BYTES, MAX_HEADER_BYTES};
+use ferrocast_rtsp::auth::{parse_challenges, Credentials};
+use ferrocast_rtsp::client::{control_url, RtspUrl};
 use ferrocast_rtsp::{sdp, transport};
 use libfuzzer_sys::fuzz_target;
 
@@ -14,6 +16,13 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(rest) {
         let _ = transport::parse(s, split);
         let _ = transport::is_record(s);
+        let _ = transport::parse_all(s, split);
+        let _ = parse_challenges([s]);
+        if let Some(c) = Credentials::parse(s) {
+            let _ = c.digest_matches("pass", "realm", "nonce", "DESCRIBE");
+        }
+        let _ = RtspUrl::parse(s);
+        let _ = control_url("rtsp://h/p", s);
     }
     let mut d = Decoder::new();
     for chunk in rest.chunks(usize::from(split).max(1)) {
