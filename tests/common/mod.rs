@@ -94,12 +94,23 @@ impl Drop for TempDir {
     }
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A port that was free a moment ago on 127.0.0.1, and that this test process has not
+/// handed out before (the kernel may return the same ephemeral port twice in a row once the
+/// probing listener is closed: a server's RTMP and API ports then collide).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("bind an ephemeral port")
+            .port();
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no fresh ephemeral port after 100 tries");
 }
 
 /// A free UDP port below the kernel's ephemeral range (32768 and up), so that the client
@@ -107,6 +118,7 @@ pub fn free_port() -> u16 {
 /// binds it.
 pub fn free_udp_port() -> u16 {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
+    static GIVEN_UDP: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let seed = std::process::id() as usize * 7919
         + std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -116,7 +128,11 @@ pub fn free_udp_port() -> u16 {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let port = 20000 + ((seed + (n + i) * 104_729) % 12000) as u16;
         if std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok() {
-            return port;
+            let mut given = GIVEN_UDP.lock().unwrap_or_else(|e| e.into_inner());
+            if !given.contains(&port) {
+                given.push(port);
+                return port;
+            }
         }
     }
     panic!("no free UDP port between 20000 and 32000");
