@@ -18,18 +18,20 @@ fn rtsp_server(label: &str) -> (Server, u16) {
     (Server::start_with(ServerOpts::new(label, &yaml)), port)
 }
 
-/// A server with every RTSP transport on (UDP and multicast on free ports).
-fn rtsp_server_all(label: &str) -> (Server, u16) {
+/// A server with every RTSP transport on (UDP and multicast on free ports): the server, its
+/// RTSP port and its RTP and RTCP ports.
+fn rtsp_server_all(label: &str) -> (Server, u16, [u16; 2]) {
     let port = free_port();
+    let udp = [free_udp_port(), free_udp_port()];
     let yaml = format!(
         "rtsp: yes\nrtspAddress: 127.0.0.1:{port}\nrtspTransports: [udp, multicast, tcp]\n\
          rtpAddress: :{}\nrtcpAddress: :{}\nmulticastRTPPort: {}\nmulticastRTCPPort: {}\n",
-        free_udp_port(),
-        free_udp_port(),
+        udp[0],
+        udp[1],
         free_udp_port(),
         free_udp_port()
     );
-    (Server::start_with(ServerOpts::new(label, &yaml)), port)
+    (Server::start_with(ServerOpts::new(label, &yaml)), port, udp)
 }
 
 fn rtsp_publish(dir: &TempDir, name: &str, kind: Source, url: &str) -> Proc {
@@ -203,10 +205,19 @@ fn gst_decode(url: &str, protocols: &str) -> usize {
 /// RTP counters.
 #[test]
 fn ffmpeg_publishes_rtsp_udp_read_over_udp_and_multicast() {
-    let (server, port) = rtsp_server_all("rtsp-udp");
+    let (server, port, udp) = rtsp_server_all("rtsp-udp");
     let url = format!("rtsp://127.0.0.1:{port}/live/cam");
     let _publisher = rtsp_publish_over(&server.dir, "publisher", Source::Plain, &url, "udp");
     server.wait_ready("live/cam", Duration::from_secs(20));
+    // Garbage on the shared RTP and RTCP ports (from an address with no session) is dropped:
+    // the publisher and the readers below are not disturbed.
+    let junk = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    for i in 0..2000u32 {
+        let bytes = [0x80, 96, (i >> 8) as u8, i as u8, 0xff, 0xfe, 0xfd];
+        for p in udp {
+            let _ = junk.send_to(&bytes, ("127.0.0.1", p));
+        }
+    }
     for transport in ["udp", "udp_multicast"] {
         let r = probe_raw(&url, 4, &["-rtsp_transport", transport]);
         assert!(r.success(), "ffprobe over {transport} failed: {}", r.stderr);
@@ -291,7 +302,7 @@ fn gstreamer_rtspclientsink_publishes_h264_opus() {
     ] {
         require_gst_element(e);
     }
-    let (server, port) = rtsp_server_all("rtsp-gst-publish");
+    let (server, port, _) = rtsp_server_all("rtsp-gst-publish");
     for (i, protocols) in ["tcp", "udp"].iter().enumerate() {
         let path = format!("live/gst{i}");
         let url = format!("rtsp://127.0.0.1:{port}/{path}");

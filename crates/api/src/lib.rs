@@ -443,15 +443,9 @@ async fn on_forward_get(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
 // ---- WebRTC sessions ----
 
 async fn on_webrtc_list(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
-    let items: Vec<json::WebRtcSession> = sh
-        .st
-        .webrtc_sessions
-        .list()
-        .iter()
-        .map(|c| json::WebRtcSession::from(&**c))
-        .collect();
-    let list = paginate(items, &query_map(&uri)).map_err(ApiError::bad_request)?;
-    Ok(Json(list).into_response())
+    list_of(&sh.st.webrtc_sessions, &uri, |c| {
+        Some(json::WebRtcSession::from(c))
+    })
 }
 
 async fn on_webrtc_get(
@@ -477,13 +471,7 @@ async fn on_webrtc_kick(
 // ---- RTSP / RTSPS connections and sessions ----
 
 fn rtsp_conns_list(reg: &ConnRegistry, uri: &Uri) -> Result<Response, ApiError> {
-    let items: Vec<json::RtspConn> = reg
-        .list()
-        .iter()
-        .map(|c| json::RtspConn::from(&**c))
-        .collect();
-    let list = paginate(items, &query_map(uri)).map_err(ApiError::bad_request)?;
-    Ok(Json(list).into_response())
+    list_of(reg, uri, |c| Some(json::RtspConn::from(c)))
 }
 
 fn rtsp_conns_get(
@@ -510,13 +498,7 @@ fn rtsp_session_conn(
 }
 
 fn rtsp_sessions_list(reg: &ConnRegistry, uri: &Uri) -> Result<Response, ApiError> {
-    let items: Vec<json::RtspSession> = reg
-        .list()
-        .iter()
-        .filter_map(|c| json::RtspSession::of(c))
-        .collect();
-    let list = paginate(items, &query_map(uri)).map_err(ApiError::bad_request)?;
-    Ok(Json(list).into_response())
+    list_of(reg, uri, json::RtspSession::of)
 }
 
 fn rtsp_sessions_get(
@@ -590,7 +572,17 @@ async fn on_rtsps_sessions_kick(
 // ---- RTMP / RTMPS connections ----
 
 fn conns_list(reg: &ConnRegistry, uri: &Uri) -> Result<Response, ApiError> {
-    let items: Vec<RtmpConn> = reg.list().iter().map(|c| RtmpConn::from(&**c)).collect();
+    list_of(reg, uri, |c| Some(RtmpConn::from(c)))
+}
+
+/// One page of a registry's connections as the API shows them (`shown` skips those it
+/// returns `None` for).
+fn list_of<T: serde::Serialize>(
+    reg: &ConnRegistry,
+    uri: &Uri,
+    shown: impl Fn(&ferrocast_core::conns::ConnInfo) -> Option<T>,
+) -> Result<Response, ApiError> {
+    let items: Vec<T> = reg.list().iter().filter_map(|c| shown(c)).collect();
     let list = paginate(items, &query_map(uri)).map_err(ApiError::bad_request)?;
     Ok(Json(list).into_response())
 }
