@@ -11,7 +11,9 @@
 //! - [`udp`]: the shared RTP/RTCP sockets and the routing of datagrams to sessions.
 //! - [`multicast`]: one multicast group per path, shared by its multicast readers.
 //! - [`source`]: `source: rtsp://` pull sources, on the client.
-//! - [`server`]: the tokio driver, one task per connection.
+//! - [`session`]: the sans-IO session state machine (requests, RTP, time in; responses,
+//!   packets, routes out).
+//! - [`server`]: its tokio driver, one task per connection.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -22,6 +24,7 @@ pub mod message;
 pub mod multicast;
 pub mod sdp;
 pub mod server;
+pub mod session;
 pub mod source;
 pub mod transport;
 pub mod udp;
