@@ -84,9 +84,12 @@ impl Track {
 pub enum EgressFormat {
     /// RTMP chunks (message stream 1, chunk size [`EgressCache`] users agree on).
     Rtmp = 0,
+    /// RTP payloads at the default MTU, with marker and timestamp offset, before the
+    /// per-reader RTP header (RTSP readers and multicast groups).
+    Rtp = 1,
 }
 
-const EGRESS_FORMATS: usize = 1;
+const EGRESS_FORMATS: usize = 2;
 
 /// Lazily filled per-format serializations of one unit.
 #[derive(Debug, Default)]

@@ -86,6 +86,12 @@ impl Packetizer {
         }
     }
 
+    /// Whether the payloads of a unit depend only on the unit and the track, so that one
+    /// packetizing can serve every reader. VP8/VP9 number their pictures per stream.
+    pub fn is_shareable(&self) -> bool {
+        !matches!(self.inner, Inner::Vp8(_) | Inner::Vp9(_))
+    }
+
     /// Appends the payloads of one unit to `out`. On an error nothing is appended.
     pub fn packetize(
         &mut self,

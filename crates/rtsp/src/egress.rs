@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::time::{Duration, SystemTime};
 
-use ferrocast_core::{rescale, Track, Unit};
+use bytes::Bytes;
+use ferrocast_core::{rescale, EgressFormat, Track, Unit};
 use ferrocast_rtp::stats::{ntp_from_unix, SenderStats};
 use ferrocast_rtp::{Packetizer, Payload, RtpHeader};
 
@@ -149,11 +150,17 @@ impl RtpSender {
         if t.delivery == Delivery::Multicast {
             return 0;
         }
-        self.payloads.clear();
-        if t.packetizer
-            .packetize(&unit.data, unit.key, &mut self.payloads)
-            .is_err()
-        {
+        // Payloads are made once per unit and shared by every reader (the unit's egress
+        // cache), except for codecs whose packetizer numbers pictures per reader.
+        let blob = if t.packetizer.is_shareable() {
+            let (packetizer, payloads) = (&mut t.packetizer, &mut self.payloads);
+            unit.egress.get_or_init(EgressFormat::Rtp, || {
+                encode_payloads(packetizer, unit, payloads)
+            })
+        } else {
+            encode_payloads(&mut t.packetizer, unit, &mut self.payloads)
+        };
+        if blob.is_empty() {
             return 0;
         }
         let pts_us = rescale(unit.pts, t.source_clock, 1_000_000);
@@ -173,21 +180,21 @@ impl RtpSender {
             .ts_base
             .wrapping_add(rescale(unit.pts, t.source_clock, t.clock_rate) as u32);
         let mut n = 0;
-        for p in &self.payloads {
+        for (marker, offset, payload) in Payloads(&blob) {
             let header = RtpHeader {
-                marker: p.marker,
+                marker,
                 payload_type: t.payload_type,
                 sequence: t.seq,
-                timestamp: ts.wrapping_add(p.timestamp_offset),
+                timestamp: ts.wrapping_add(offset),
                 ssrc: t.ssrc,
             };
             let mut h = [0u8; 12];
             if header.write(&mut h).is_err() {
                 continue;
             }
-            if out.push(&t.delivery, false, &[&h, &p.payload]) > 0 {
+            if out.push(&t.delivery, false, &[&h, payload]) > 0 {
                 t.seq = t.seq.wrapping_add(1);
-                t.stats.on_packet(header.timestamp, ntp, p.payload.len());
+                t.stats.on_packet(header.timestamp, ntp, payload.len());
                 n += 1;
             }
         }
@@ -209,6 +216,41 @@ impl RtpSender {
             }
         }
         n
+    }
+}
+
+/// A unit's RTP payloads in one buffer: per payload, the marker (1 byte), the timestamp
+/// offset (4) and the length (4), then the bytes. Empty when packetizing failed.
+fn encode_payloads(p: &mut Packetizer, unit: &Unit, scratch: &mut Vec<Payload>) -> Bytes {
+    scratch.clear();
+    if p.packetize(&unit.data, unit.key, scratch).is_err() {
+        return Bytes::new();
+    }
+    let size: usize = scratch.iter().map(|p| 9 + p.payload.len()).sum();
+    let mut b = Vec::with_capacity(size);
+    for p in scratch.iter() {
+        b.push(p.marker as u8);
+        b.extend_from_slice(&p.timestamp_offset.to_be_bytes());
+        b.extend_from_slice(&(p.payload.len() as u32).to_be_bytes());
+        b.extend_from_slice(&p.payload);
+    }
+    Bytes::from(b)
+}
+
+/// Iterates an [`encode_payloads`] buffer: (marker, timestamp offset, payload).
+struct Payloads<'a>(&'a [u8]);
+
+impl<'a> Iterator for Payloads<'a> {
+    type Item = (bool, u32, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let head = self.0.get(..9)?;
+        let offset = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
+        let len = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) as usize;
+        let payload = self.0.get(9..9 + len)?;
+        let marker = head[0] != 0;
+        self.0 = &self.0[9 + len..];
+        Some((marker, offset, payload))
     }
 }
 
@@ -266,5 +308,44 @@ mod tests {
         };
         assert_eq!(sr.packet_count, 1);
         assert_eq!(sr.octet_count, 3);
+    }
+
+    #[test]
+    fn payloads_made_once_per_unit() {
+        let pcmu = Track {
+            codec: Codec::Pcmu,
+            clock_rate: 8000,
+            config: Bytes::new(),
+            sample_rate: 8000,
+            channels: 1,
+        };
+        let unit = Unit::new(0, 0, 0, true, Bytes::from(vec![7u8; 3000]));
+        let mut outs = Vec::new();
+        for seed in [1, 2] {
+            let mut s = RtpSender::default();
+            s.add_track(&pcmu, 0, Delivery::Tcp { rtp: 0, rtcp: 1 }, seed)
+                .unwrap();
+            let mut out = Outbox::default();
+            assert_eq!(s.write(&unit, &mut out), 3);
+            outs.push((s.tracks[0].ts_base, out.tcp));
+        }
+        // Both readers sent the same payloads at the same offsets, under their own headers.
+        for (ts_base, tcp) in &outs {
+            let mut rest = &tcp[..];
+            let mut offsets = Vec::new();
+            let mut sizes = Vec::new();
+            while !rest.is_empty() {
+                let len = u16::from_be_bytes([rest[2], rest[3]]) as usize;
+                let pkt = &rest[4..4 + len];
+                let ts = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
+                offsets.push(ts.wrapping_sub(*ts_base));
+                sizes.push(len - 12);
+                rest = &rest[4 + len..];
+            }
+            let mtu = ferrocast_rtp::DEFAULT_MTU as u32;
+            assert_eq!(offsets, vec![0, mtu, 2 * mtu]);
+            assert_eq!(sizes.iter().sum::<usize>(), 3000);
+        }
+        assert_ne!(outs[0].1, outs[1].1, "headers are per reader");
     }
 }
