@@ -126,7 +126,7 @@ impl RtpSender {
         let fmt = ferrocast_rtp::format_for_track(track, 96 + index as u8)?;
         let packetizer = Packetizer::new(track, ferrocast_rtp::DEFAULT_MTU).ok()?;
         self.tracks.retain(|o| o.index != index);
-        let ssrc = seed as u32;
+        let ssrc = splitmix(seed) as u32;
         self.tracks.push(OutTrack {
             index,
             delivery,
@@ -135,8 +135,8 @@ impl RtpSender {
             clock_rate: fmt.clock_rate.max(1),
             source_clock: track.clock_rate.max(1),
             ssrc,
-            seq: (seed >> 32) as u16,
-            ts_base: (seed >> 16) as u32,
+            seq: splitmix(seed ^ 1) as u16,
+            ts_base: splitmix(seed ^ 2) as u32,
             stats: SenderStats::new(ssrc),
         });
         self.tracks.last()
@@ -217,6 +217,27 @@ impl RtpSender {
         }
         n
     }
+}
+
+/// A random seed for [`RtpSender::add_track`].
+pub fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as u64,
+    );
+    h.finish()
+}
+
+/// SplitMix64: independent SSRC, sequence number and RTP time from one seed.
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// A unit's RTP payloads in one buffer: per payload, the marker (1 byte), the timestamp

@@ -130,7 +130,7 @@ impl Multicast {
                 rtp: SocketAddr::V4(SocketAddrV4::new(a, self.rtp_port)),
                 rtcp: SocketAddr::V4(SocketAddrV4::new(a, self.rtcp_port)),
             };
-            let seed = rand_seed(path, i);
+            let seed = crate::egress::random_seed();
             match sender.add_track(t, i, delivery, seed) {
                 Some(o) => {
                     addrs.push(Some(a));
@@ -202,12 +202,4 @@ impl Multicast {
             out.clear_datagrams();
         }
     }
-}
-
-fn rand_seed(path: &str, track: usize) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write(path.as_bytes());
-    h.write_usize(track);
-    h.finish()
 }

@@ -266,8 +266,8 @@ impl Session {
                     200,
                     &[(
                         "Public",
-                        "DESCRIBE, ANNOUNCE, SETUP, PLAY, RECORD, PAUSE, GET_PARAMETER, \
-                         SET_PARAMETER, TEARDOWN"
+                        "OPTIONS, DESCRIBE, ANNOUNCE, SETUP, PLAY, RECORD, PAUSE, \
+                         GET_PARAMETER, SET_PARAMETER, TEARDOWN"
                             .into(),
                     )],
                     b"",
@@ -716,7 +716,7 @@ impl Session {
                 (Delivery::Multicast, answer, "UDP-MULTICAST")
             }
         };
-        let seed = (self.info.id.as_u128() >> (index * 16)) as u64;
+        let seed = crate::egress::random_seed();
         let multicast = delivery == Delivery::Multicast;
         let Role::Reading { sender, .. } = &mut self.role else {
             return Ok(());
