@@ -223,3 +223,42 @@ fn edge_pulls_origin_over_rtsp_with_digest() {
     eprintln!("RTMP read at the edge: {streams:?}");
     assert_h264_aac(&streams, 60, 100);
 }
+
+/// Automatic transport: the camera accepts UDP but its packets never arrive (a proxy in
+/// between rewrites client_port= like a broken NAT); after a few seconds without a packet
+/// the source switches to TCP by itself and the path plays.
+#[test]
+fn automatic_transport_falls_back_to_tcp_when_udp_is_blocked() {
+    let cam_port = free_port();
+    let proxy_port = free_port();
+    let dir = TempDir::new("rtsp-source-fallback-dir");
+    let _camera = camera(&dir, "camera", cam_port, &[]);
+    let mut cmd = Command::new("/usr/bin/python3");
+    clean_env(&mut cmd);
+    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/camera/port_mangling_proxy.py"))
+        .arg(proxy_port.to_string())
+        .arg(cam_port.to_string());
+    let _proxy = Proc::spawn("proxy", cmd, &dir);
+    wait_for(Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", proxy_port))
+            .ok()
+            .map(|_| ())
+    })
+    .expect("the proxy did not start");
+    // rtspTransport is not set: automatic.
+    let paths = format!("  cam:\n    source: rtsp://127.0.0.1:{proxy_port}/cam\n");
+    let (server, _) = server_with_paths("rtsp-source-fallback", "", &paths);
+    wait_for(Duration::from_secs(30), || {
+        server.log().contains("switching to TCP").then_some(())
+    })
+    .unwrap_or_else(|| panic!("no fallback to TCP:\n{}", server.log()));
+    server.wait_ready("cam", READY);
+    let streams = probe(&server.rtmp_url("cam"), 4);
+    eprintln!("RTMP read of the camera after the fallback: {streams:?}");
+    assert_h264_aac(&streams, 60, 100);
+    assert!(
+        server.log().contains("over TCP"),
+        "the source does not say it reads over TCP:\n{}",
+        server.log()
+    );
+}

@@ -29,11 +29,18 @@ use crate::sdp;
 /// How to receive the RTP of a pulled stream (`rtspTransport`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PullTransport {
-    /// UDP, then TCP when the server refuses UDP.
+    /// UDP, then TCP when the server refuses UDP or no UDP packet arrives within
+    /// [`UDP_FALLBACK_AFTER`] (a firewall or NAT in the way).
     Automatic,
     Udp,
     Tcp,
 }
+
+/// How long automatic transport waits for the first UDP packet before switching to TCP.
+pub const UDP_FALLBACK_AFTER: Duration = Duration::from_secs(3);
+
+/// Why an attempt ended without an error of the server: no UDP packet arrived.
+const NO_UDP: &str = "no UDP packet arrived";
 
 /// What to pull and how.
 #[derive(Debug, Clone)]
@@ -295,16 +302,41 @@ struct Dgram {
 }
 
 /// Pulls `cfg.url` until the stream ends, fails, or `token` is cancelled. `start` is called
-/// once with the tracks, when PLAY succeeded, and returns the path's publisher.
+/// with the tracks when PLAY succeeded, and returns the path's publisher; it is called
+/// again when automatic transport falls back from UDP to TCP.
 pub async fn pull<F>(
     cfg: &PullConfig,
     counters: &RtpCounters,
     bytes: &AtomicU64,
     token: &CancellationToken,
-    start: F,
+    mut start: F,
 ) -> Result<(), String>
 where
-    F: FnOnce(Vec<Track>) -> Result<Publisher, String>,
+    F: FnMut(Vec<Track>) -> Result<Publisher, String>,
+{
+    match pull_once(cfg, false, counters, bytes, token, &mut start).await {
+        Err(e) if e == NO_UDP => {
+            info!(
+                "RTSP source {}: no UDP packet in {UDP_FALLBACK_AFTER:?}, switching to TCP",
+                cfg.url
+            );
+            pull_once(cfg, true, counters, bytes, token, &mut start).await
+        }
+        r => r,
+    }
+}
+
+/// One session; `force_tcp` after automatic transport gave up on UDP.
+async fn pull_once<F>(
+    cfg: &PullConfig,
+    force_tcp: bool,
+    counters: &RtpCounters,
+    bytes: &AtomicU64,
+    token: &CancellationToken,
+    start: &mut F,
+) -> Result<(), String>
+where
+    F: FnMut(Vec<Track>) -> Result<Publisher, String>,
 {
     let url = RtspUrl::parse(&cfg.url)?;
     let addr = format!("{}:{}", url.host, url.port);
@@ -385,7 +417,7 @@ where
     #[allow(clippy::needless_range_loop)] // tracks[i] is set up in the body
     for i in 0..tracks.len() {
         let uri = control_url(&content_base, &tracks[i].control);
-        let use_udp = !udp_tcp_fallback && cfg.transport != PullTransport::Tcp;
+        let use_udp = !force_tcp && !udp_tcp_fallback && cfg.transport != PullTransport::Tcp;
         if use_udp {
             let (rtp_sock, rtcp_sock) = udp_pair(cfg.udp_port_range).await?;
             let (p1, p2) = (
@@ -490,7 +522,9 @@ where
     let keepalive = (session_timeout / 2).max(Duration::from_secs(5));
     let mut next_keepalive = Instant::now() + keepalive;
     let mut next_report = Instant::now() + Duration::from_secs(1);
-    let mut last_media = Instant::now();
+    let playing_since = Instant::now();
+    let mut last_media = playing_since;
+    let mut got_media = false;
     let mut out = Outbox::default();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let result: Result<(), String> = loop {
@@ -559,11 +593,20 @@ where
                     ingest.on_rtcp(d.track, &d.data, counters);
                 } else {
                     last_media = Instant::now();
+                    got_media = true;
                     let _ = ingest.on_rtp(d.track, d.data, true, counters, &mut publisher);
                 }
             }
             Ev::Tick => {
                 let now = Instant::now();
+                if transport == "UDP"
+                    && cfg.transport == PullTransport::Automatic
+                    && !got_media
+                    && now.duration_since(playing_since) >= UDP_FALLBACK_AFTER
+                {
+                    teardown(&mut c, &base_url).await;
+                    break Err(NO_UDP.into());
+                }
                 if now.duration_since(last_media) > cfg.read_timeout {
                     break Err(format!("no data for {:?} (readTimeout)", cfg.read_timeout));
                 }
@@ -620,15 +663,20 @@ where
         r.abort();
     }
     if result.is_ok() {
-        // Polite TEARDOWN; the server may already be gone.
-        let mut h = vec![("CSeq", (c.cseq + 1).to_string())];
-        if let Some(s) = &c.session {
-            h.push(("Session", s.clone()));
-        }
-        let req = message::render_request("TEARDOWN", &base_url, &h, b"");
-        let _ = tokio::time::timeout(Duration::from_secs(1), c.io.write_all(&req)).await;
+        teardown(&mut c, &base_url).await;
     }
     result
+}
+
+/// A polite TEARDOWN; the server may already be gone.
+async fn teardown(c: &mut Client<'_>, base_url: &str) {
+    c.cseq += 1;
+    let mut h = vec![("CSeq", c.cseq.to_string())];
+    if let Some(s) = &c.session {
+        h.push(("Session", s.clone()));
+    }
+    let req = message::render_request("TEARDOWN", base_url, &h, b"");
+    let _ = tokio::time::timeout(Duration::from_secs(1), c.io.write_all(&req)).await;
 }
 
 fn remember_session(c: &mut Client, res: &Response, timeout: &mut Duration) {
