@@ -5,6 +5,12 @@
   client.py offer                           print a recvonly video+audio offer
   client.py whip URL [--seconds S] [--codec h264|vp8]
                                             publish synthetic 320x240 video + Opus audio
+  client.py whip-server PORT [--seconds S]  a WHIP server (POST /ANY/whip): decode what one
+                                            publisher sends for S seconds after it
+                                            connects, print one JSON line of counts
+  client.py whep-server PORT [--seconds S] [--codec h264|vp8]
+                                            a WHEP server (POST /ANY/whep): send synthetic
+                                            video + Opus to each reader; exit after S s
 
 Only 127.0.0.1 host candidates and no STUN server (aiortc's defaults would offer every
 interface and ask a public STUN server). Exit status 0 when the session ran; the caller
@@ -159,14 +165,137 @@ async def offer():
     await pc.close()
 
 
+class Server:
+    """A minimal WHIP/WHEP server: stdlib HTTP in threads, aiortc on the asyncio loop."""
+
+    def __init__(self, port, on_offer):
+        import http.server
+        import threading
+
+        self.loop = asyncio.get_running_loop()
+        self.on_offer = on_offer
+        self.sessions = {}
+        self.deleted = 0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                offer = self.rfile.read(n).decode()
+                if self.headers.get("Content-Type", "").split(";")[0] != "application/sdp":
+                    self.send_response(415)
+                    self.end_headers()
+                    return
+                fut = asyncio.run_coroutine_threadsafe(server.answer(offer), server.loop)
+                sid, answer = fut.result(timeout=10)
+                body = answer.encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/sdp")
+                self.send_header("Location", f"{self.path}/{sid}")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_DELETE(self):
+                sid = self.path.rsplit("/", 1)[-1]
+                pc = server.sessions.pop(sid, None)
+                if pc is not None:
+                    server.deleted += 1
+                    asyncio.run_coroutine_threadsafe(pc.close(), server.loop)
+                self.send_response(200 if pc is not None else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    async def answer(self, offer):
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        sid = str(len(self.sessions) + self.deleted + 1)
+        self.sessions[sid] = pc
+        await self.on_offer(pc)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        self.on_remote(pc)
+        await pc.setLocalDescription(await pc.createAnswer())
+        return sid, pc.localDescription.sdp
+
+    def on_remote(self, pc):
+        pass
+
+
+async def whip_server(port, seconds):
+    stats = {"video_frames": 0, "audio_frames": 0, "width": 0, "height": 0, "offers": 0}
+    connected = asyncio.Event()
+
+    async def consume(track):
+        try:
+            while True:
+                frame = await track.recv()
+                connected.set()
+                if track.kind == "video":
+                    stats["video_frames"] += 1
+                    stats["width"], stats["height"] = frame.width, frame.height
+                else:
+                    stats["audio_frames"] += 1
+        except MediaStreamError:
+            pass
+
+    async def on_offer(pc):
+        stats["offers"] += 1
+
+        @pc.on("track")
+        def on_track(track):
+            asyncio.ensure_future(consume(track))
+
+    server = Server(port, on_offer)
+    print(json.dumps({"listening": port}), flush=True)
+    await connected.wait()
+    await asyncio.sleep(seconds)
+    stats["deleted"] = server.deleted
+    print(json.dumps(stats), flush=True)
+
+
+async def whep_server(port, seconds, codec):
+    mime = {"h264": "video/H264", "vp8": "video/VP8"}[codec]
+
+    async def on_offer(pc):
+        pass
+
+    server = Server(port, on_offer)
+
+    def add_tracks(pc):
+        for t in pc.getTransceivers():
+            if t.kind == "video":
+                t.sender.replaceTrack(Pattern())
+                prefs = [c for c in RTCRtpSender.getCapabilities("video").codecs
+                         if c.mimeType == mime or c.mimeType == "video/rtx"]
+                t.setCodecPreferences(prefs)
+            else:
+                t.sender.replaceTrack(AudioStreamTrack())
+            t.direction = "sendonly"
+
+    server.on_remote = add_tracks
+    print(json.dumps({"listening": port}), flush=True)
+    await asyncio.sleep(seconds)
+    print(json.dumps({"sessions": len(server.sessions) + server.deleted,
+                      "deleted": server.deleted}), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["whep", "whip", "offer"])
+    ap.add_argument("mode", choices=["whep", "whip", "offer", "whip-server", "whep-server"])
     ap.add_argument("url", nargs="?")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--codec", choices=["h264", "vp8"], default="h264")
     a = ap.parse_args()
-    if a.mode == "offer":
+    if a.mode == "whip-server":
+        asyncio.run(whip_server(int(a.url), a.seconds))
+    elif a.mode == "whep-server":
+        asyncio.run(whep_server(int(a.url), a.seconds, a.codec))
+    elif a.mode == "offer":
         asyncio.run(offer())
     elif a.mode == "whep":
         asyncio.run(whep(a.url, a.seconds))

@@ -356,7 +356,10 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
     servers
         .paths
         .set_forwarder(ferrocast_core::forward::ForwarderFactory(Arc::new(
-            ferrocast_rtmp::forward::start,
+            |job: ferrocast_core::forward::ForwardJob| match job.status.protocol() {
+                "whip" | "whips" => ferrocast_webrtc::client::start_forward(job),
+                _ => ferrocast_rtmp::forward::start(job),
+            },
         )));
     // Pull sources (`source: rtmp://...`), by URL scheme. Static sources start once the
     // listeners are up (below); schemes without a driver are logged and not pulled.
@@ -366,6 +369,10 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
     servers
         .paths
         .set_source(&["rtsp", "rtsps"], ferrocast_rtsp::source::factory());
+    servers.paths.set_source(
+        &["whep", "wheps"],
+        ferrocast_webrtc::client::source_factory(),
+    );
     servers.apply_rtmp(&conf).await?;
 
     let rtsp_conns = ConnRegistry::new();

@@ -4,7 +4,8 @@
 //! Layout: sans-IO parts [`h264`] (AVCC <-> Annex B, avcC), `sdp` (offer inspection),
 //! `egress` (units -> frames), `ingest` (frames -> units), `udp` (datagram routing); tokio
 //! drivers `session` (one task per peer connection, owning its `Rtc`) and `http` (WHIP/WHEP
-//! endpoints and pages, on axum).
+//! endpoints and pages, on axum); `client` (WHIP forwards and WHEP sources, on the same
+//! session driver).
 #![forbid(unsafe_code)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -15,6 +16,7 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+pub mod client;
 mod egress;
 pub mod h264;
 mod http;

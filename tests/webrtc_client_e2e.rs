@@ -1,0 +1,87 @@
+//! Our WHIP and WHEP clients against aiortc servers (tests/webrtc/client.py):
+//! `forward: whip://` pushes what ffmpeg publishes over RTMP to an aiortc WHIP server that
+//! decodes H264 and Opus (the AAC -> Opus rendition); `source: whep://` pulls an aiortc
+//! WHEP server's H264 + Opus, and ffprobe decodes it over RTMP (Opus -> AAC rendition).
+
+mod common;
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+fn wait_listening(port: u16) {
+    wait_for(Duration::from_secs(30), || {
+        TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+    })
+    .unwrap_or_else(|| panic!("the aiortc server did not listen on {port}"));
+}
+
+#[test]
+fn forward_to_an_aiortc_whip_server() {
+    let port = free_port();
+    let server_thread = std::thread::spawn(move || {
+        run_client(
+            &["whip-server", &port.to_string(), "--seconds", "5"],
+            Duration::from_secs(120),
+        )
+    });
+    wait_listening(port);
+    let yaml = format!(
+        "paths:\n  \"~^fwd/(.+)$\":\n    forward:\n      - dest: whip://127.0.0.1:{port}/in/$G1/whip\n  all_others:\n"
+    );
+    let server = Server::start_with(ServerOpts::new("forward-whip", &yaml));
+    let _publisher = publish(
+        &server.dir,
+        "publisher",
+        Source::Plain,
+        &server.rtmp_url("fwd/cam"),
+    );
+    server.wait_ready("fwd/cam", Duration::from_secs(20));
+    let item: Value = wait_for(Duration::from_secs(30), || {
+        let v = server.get_json("/v3/paths/forward/list?path=fwd/cam");
+        let item = v["items"].get(0)?.clone();
+        (item["state"] == "forwarding").then_some(item)
+    })
+    .unwrap_or_else(|| panic!("the WHIP forward never started:\n{}", server.log()));
+    assert_eq!(item["protocol"], "whip", "{item}");
+    let v = server_thread.join().expect("the aiortc WHIP server thread");
+    eprintln!("aiortc WHIP server: {v}");
+    assert_eq!(v["offers"], 1, "{v}");
+    assert!(
+        v["video_frames"].as_u64().unwrap_or(0) > 60,
+        "video frames decoded by aiortc: {v}"
+    );
+    assert!(
+        v["audio_frames"].as_u64().unwrap_or(0) > 100,
+        "Opus frames decoded by aiortc (AAC -> Opus rendition): {v}"
+    );
+    let item = server.get_json("/v3/paths/forward/list?path=fwd/cam")["items"][0].clone();
+    assert!(
+        item["outboundBytes"].as_u64().unwrap_or(0) > 100_000,
+        "{item}"
+    );
+}
+
+#[test]
+fn source_from_an_aiortc_whep_server() {
+    let port = free_port();
+    let server_thread = std::thread::spawn(move || {
+        run_client(
+            &["whep-server", &port.to_string(), "--seconds", "25"],
+            Duration::from_secs(120),
+        )
+    });
+    wait_listening(port);
+    let yaml = format!("paths:\n  cam:\n    source: whep://127.0.0.1:{port}/cam/whep\n");
+    let server = Server::start_with(ServerOpts::new("source-whep", &yaml));
+    let item = server.wait_ready("cam", Duration::from_secs(30));
+    assert_eq!(item["source"]["type"], "webRTCSource", "{item}");
+    let streams = probe(&server.rtmp_url("cam"), 4);
+    eprintln!("RTMP read of the WHEP source: {streams:?}");
+    // aiortc sends 30 fps H264 and 50 Opus packets/s; RTMP readers get AAC.
+    assert_h264_aac(&streams, 60, 100);
+    let v = server_thread.join().expect("the aiortc WHEP server thread");
+    assert!(v["sessions"].as_u64().unwrap_or(0) >= 1, "{v}");
+}
