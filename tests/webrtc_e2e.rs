@@ -86,6 +86,11 @@ impl Rig {
             ips_from_interfaces: false,
             handshake_timeout,
             allow_origins: vec!["*".into()],
+            ice_servers: vec![ferrocast_webrtc::ice::IceServer {
+                url: "stun:stun.example.org:3478".into(),
+                username: String::new(),
+                password: String::new(),
+            }],
         };
         let token = shutdown.clone();
         rt.spawn(async move {
@@ -355,6 +360,12 @@ fn http_errors() {
         .header("access-control-allow-methods")
         .unwrap_or("")
         .contains("PATCH"));
+    // webrtcICEServers2 in a Link header (RFC 9725 4.4), for clients and the pages.
+    assert_eq!(
+        r.header("link"),
+        Some("<stun:stun.example.org:3478>; rel=\"ice-server\""),
+        "{r:?}"
+    );
     // Unknown session.
     let r = rig.request(
         "DELETE",

@@ -395,6 +395,15 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
             ips_from_interfaces: conf.webrtc_ips_from_interfaces,
             handshake_timeout: conf.webrtc_handshake_timeout,
             allow_origins: conf.webrtc_allow_origins.clone(),
+            ice_servers: conf
+                .webrtc_ice_servers2
+                .iter()
+                .map(|s| ferrocast_webrtc::ice::IceServer {
+                    url: s.url.clone(),
+                    username: s.username.clone(),
+                    password: s.password.clone(),
+                })
+                .collect(),
         };
         info!(
             "WebRTC listener opened on {} (HTTP), {} (UDP)",

@@ -76,6 +76,7 @@ pub(crate) struct Shared {
     pub crypto: Arc<CryptoProvider>,
     pub cert: DtlsCert,
     pub shutdown: CancellationToken,
+    pub ice_servers: Vec<crate::ice::IceServer>,
     entries: Mutex<HashMap<Uuid, Entry>>,
 }
 
@@ -91,6 +92,7 @@ impl Shared {
         crypto: Arc<CryptoProvider>,
         cert: DtlsCert,
         shutdown: CancellationToken,
+        ice_servers: Vec<crate::ice::IceServer>,
     ) -> Shared {
         Shared {
             paths,
@@ -102,6 +104,7 @@ impl Shared {
             crypto,
             cert,
             shutdown,
+            ice_servers,
             entries: Mutex::new(HashMap::new()),
         }
     }
@@ -197,6 +200,16 @@ fn reply(
         }
     }
     r
+}
+
+/// `Link: <url>; rel="ice-server"` per configured ICE server (RFC 9725 4.4).
+fn add_links(shared: &Shared, h: &mut HeaderMap) {
+    let now = std::time::SystemTime::now();
+    for s in &shared.ice_servers {
+        if let Ok(v) = HeaderValue::from_str(&s.link(now)) {
+            h.append(header::LINK, v);
+        }
+    }
 }
 
 fn error(shared: &Shared, req_headers: &HeaderMap, status: StatusCode, msg: &str) -> Response {
@@ -317,6 +330,7 @@ pub(crate) async fn handle(
         );
         if let Target::Endpoint(..) = target {
             h.insert("accept-post", HeaderValue::from_static("application/sdp"));
+            add_links(&shared, h);
         }
         return r;
     }
@@ -372,24 +386,28 @@ pub(crate) async fn handle(
             match create_session(
                 &shared, remote, &headers, &query, &path, endpoint, offer, user_agent,
             ) {
-                Ok((id, etag, answer)) => reply(
-                    &shared,
-                    &headers,
-                    StatusCode::CREATED,
-                    &[
-                        (
-                            header::LOCATION,
-                            format!("/{path}/{}/{id}", endpoint.name()),
-                        ),
-                        (header::ETAG, etag),
-                        (
-                            header::HeaderName::from_static("accept-patch"),
-                            "application/trickle-ice-sdpfrag".into(),
-                        ),
-                    ],
-                    Some("application/sdp"),
-                    answer,
-                ),
+                Ok((id, etag, answer)) => {
+                    let mut r = reply(
+                        &shared,
+                        &headers,
+                        StatusCode::CREATED,
+                        &[
+                            (
+                                header::LOCATION,
+                                format!("/{path}/{}/{id}", endpoint.name()),
+                            ),
+                            (header::ETAG, etag),
+                            (
+                                header::HeaderName::from_static("accept-patch"),
+                                "application/trickle-ice-sdpfrag".into(),
+                            ),
+                        ],
+                        Some("application/sdp"),
+                        answer,
+                    );
+                    add_links(&shared, r.headers_mut());
+                    r
+                }
                 Err((status, msg)) => error(&shared, &headers, status, &msg),
             }
         }

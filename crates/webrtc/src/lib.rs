@@ -20,6 +20,7 @@ pub mod client;
 mod egress;
 pub mod h264;
 mod http;
+pub mod ice;
 mod ingest;
 mod pages;
 mod sdp;
@@ -266,6 +267,8 @@ pub struct WebRtcConfig {
     pub handshake_timeout: Duration,
     /// `webrtcAllowOrigins` (CORS); "*" allows any.
     pub allow_origins: Vec<String>,
+    /// `webrtcICEServers2`: STUN/TURN servers announced to clients in `Link` headers.
+    pub ice_servers: Vec<ice::IceServer>,
 }
 
 /// Serves HTTP (WHIP/WHEP and the pages) on `http` and media on one UDP socket until
@@ -322,6 +325,7 @@ pub async fn serve(
         crypto,
         cert,
         shutdown.clone(),
+        cfg.ice_servers.clone(),
     ));
     let app = axum::Router::new()
         .fallback(http::handle)
