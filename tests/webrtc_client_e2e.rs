@@ -85,3 +85,58 @@ fn source_from_an_aiortc_whep_server() {
     let v = server_thread.join().expect("the aiortc WHEP server thread");
     assert!(v["sessions"].as_u64().unwrap_or(0) >= 1, "{v}");
 }
+
+/// `/v3/webrtcsessions`: an aiortc WHEP reader is listed with MediaMTX's fields, its RTP
+/// counters grow, `get` finds it and `kick` ends it.
+#[test]
+fn webrtc_sessions_api_with_rtp_counters_and_kick() {
+    let http = free_port();
+    let udp = free_udp_port();
+    let yaml = format!(
+        "webrtc: yes\nwebrtcAddress: 127.0.0.1:{http}\nwebrtcLocalUDPAddress: 127.0.0.1:{udp}\n"
+    );
+    let server = Server::start_with(ServerOpts::new("webrtc-sessions-api", &yaml));
+    let _publisher = publish(
+        &server.dir,
+        "publisher",
+        Source::Plain,
+        &server.rtmp_url("live/show"),
+    );
+    server.wait_ready("live/show", Duration::from_secs(20));
+    let url = format!("http://127.0.0.1:{http}/live/show/whep");
+    let reader = std::thread::spawn(move || {
+        run_client(&["whep", &url, "--seconds", "20"], Duration::from_secs(90))
+    });
+    let item: Value = wait_for(Duration::from_secs(30), || {
+        let v = server.get_json("/v3/webrtcsessions/list");
+        let item = v["items"].get(0)?.clone();
+        (item["outboundRTPPackets"].as_u64()? > 100).then_some(item)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no WebRTC session with RTP counters: {}\n{}",
+            server.get_json("/v3/webrtcsessions/list"),
+            server.log()
+        )
+    });
+    eprintln!("listed session: {item}");
+    assert_eq!(item["state"], "read", "{item}");
+    assert_eq!(item["path"], "live/show", "{item}");
+    assert_eq!(item["peerConnectionEstablished"], true, "{item}");
+    assert_eq!(item["rtpPacketsSent"], item["outboundRTPPackets"], "{item}");
+    assert!(
+        item["outboundBytes"].as_u64().unwrap_or(0) > 10_000,
+        "{item}"
+    );
+    let id = item["id"].as_str().expect("an id").to_string();
+    let got = server.get_json(&format!("/v3/webrtcsessions/get/{id}"));
+    assert_eq!(got["id"], id, "{got}");
+    let r = server.api("POST", &format!("/v3/webrtcsessions/kick/{id}"), None);
+    assert_eq!(r.status, 200, "{r:?}");
+    wait_for(Duration::from_secs(10), || {
+        (server.get_json("/v3/webrtcsessions/list")["itemCount"] == 0).then_some(())
+    })
+    .expect("the kicked session is still listed");
+    let v = reader.join().expect("the WHEP reader thread");
+    assert!(v["video_frames"].as_u64().unwrap_or(0) > 10, "{v}");
+}

@@ -157,8 +157,26 @@ pub(crate) struct WebRtcSession {
     pub inbound_bytes: u64,
     pub outbound_bytes: u64,
     pub outbound_frames_discarded: u64,
+    #[serde(rename = "inboundRTPPackets")]
+    pub inbound_rtp_packets: u64,
+    #[serde(rename = "inboundRTPPacketsLost")]
+    pub inbound_rtp_packets_lost: u64,
+    #[serde(rename = "inboundRTPPacketsJitter")]
+    pub inbound_rtp_packets_jitter: f64,
+    #[serde(rename = "inboundRTCPPackets")]
+    pub inbound_rtcp_packets: u64,
+    #[serde(rename = "outboundRTPPackets")]
+    pub outbound_rtp_packets: u64,
+    #[serde(rename = "outboundRTCPPackets")]
+    pub outbound_rtcp_packets: u64,
     pub bytes_received: u64,
     pub bytes_sent: u64,
+    pub rtp_packets_received: u64,
+    pub rtp_packets_sent: u64,
+    pub rtp_packets_lost: u64,
+    pub rtp_packets_jitter: f64,
+    pub rtcp_packets_received: u64,
+    pub rtcp_packets_sent: u64,
 }
 
 impl From<&ConnInfo> for WebRtcSession {
@@ -166,6 +184,9 @@ impl From<&ConnInfo> for WebRtcSession {
         let d = c.details.lock();
         let rx = c.bytes_received.load(Ordering::Relaxed);
         let tx = c.bytes_sent.load(Ordering::Relaxed);
+        let r = &c.rtp;
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let jitter = f64::from_bits(get(&r.inbound_rtp_jitter));
         WebRtcSession {
             id: c.id.to_string(),
             created: rfc3339(c.created),
@@ -184,8 +205,20 @@ impl From<&ConnInfo> for WebRtcSession {
             inbound_bytes: rx,
             outbound_bytes: tx,
             outbound_frames_discarded: c.frames_discarded.load(Ordering::Relaxed),
+            inbound_rtp_packets: get(&r.inbound_rtp_packets),
+            inbound_rtp_packets_lost: get(&r.inbound_rtp_packets_lost),
+            inbound_rtp_packets_jitter: jitter,
+            inbound_rtcp_packets: get(&r.inbound_rtcp_packets),
+            outbound_rtp_packets: get(&r.outbound_rtp_packets),
+            outbound_rtcp_packets: get(&r.outbound_rtcp_packets),
             bytes_received: rx,
             bytes_sent: tx,
+            rtp_packets_received: get(&r.inbound_rtp_packets),
+            rtp_packets_sent: get(&r.outbound_rtp_packets),
+            rtp_packets_lost: get(&r.inbound_rtp_packets_lost),
+            rtp_packets_jitter: jitter,
+            rtcp_packets_received: get(&r.inbound_rtcp_packets),
+            rtcp_packets_sent: get(&r.outbound_rtcp_packets),
         }
     }
 }

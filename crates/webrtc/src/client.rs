@@ -403,7 +403,10 @@ async fn establish(
         Err(e) => return Err((role, e)),
     };
     let crypto = Arc::new(str0m::crypto::from_feature_flags());
-    let mut cfg = RtcConfig::new().set_crypto_provider(crypto).clear_codecs();
+    let mut cfg = RtcConfig::new()
+        .set_stats_interval(Some(Duration::from_secs(1)))
+        .set_crypto_provider(crypto)
+        .clear_codecs();
     *cfg.codec_config() = codecs;
     let now = Instant::now();
     let mut rtc = cfg.build(now);
@@ -502,6 +505,7 @@ async fn establish(
         ice_peer: None,
         last_rx: now,
         input_errors: 0,
+        media_stats: Vec::new(),
     };
     Ok(Established {
         session,

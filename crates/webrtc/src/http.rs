@@ -541,6 +541,7 @@ fn create_session(
     };
     let ufrag = random_token(8);
     let mut cfg = RtcConfig::new()
+        .set_stats_interval(Some(Duration::from_secs(1)))
         .set_ice_lite(true)
         .set_crypto_provider(shared.crypto.clone())
         .set_dtls_cert(shared.cert.clone())
@@ -686,6 +687,7 @@ fn create_session(
         ice_peer: None,
         last_rx: now,
         input_errors: 0,
+        media_stats: Vec::new(),
     };
     let shared2 = shared.clone();
     tokio::spawn(async move {

@@ -95,6 +95,8 @@ pub(crate) struct Session {
     pub ice_peer: Option<SocketAddr>,
     pub last_rx: Instant,
     pub input_errors: u64,
+    /// Cumulative RTP statistics per m-line from str0m: (mid, egress, packets, lost).
+    pub media_stats: Vec<(Mid, bool, u64, u64)>,
 }
 
 enum Wake {
@@ -357,6 +359,21 @@ impl Session {
                     self.request_keyframe(mid);
                 }
             }
+            Event::MediaIngressStats(st) => {
+                let lost = st
+                    .remote
+                    .map(|r| r.packets.saturating_sub(st.packets))
+                    .unwrap_or(0);
+                self.set_media_stats(st.mid, false, st.packets, lost);
+                self.guard
+                    .info
+                    .rtp
+                    .inbound_rtp_jitter
+                    .store((st.jitter as f64).to_bits(), Ordering::Relaxed);
+            }
+            Event::MediaEgressStats(st) => {
+                self.set_media_stats(st.mid, true, st.packets, 0);
+            }
             Event::KeyframeRequest(r) => {
                 // TODO(core): forward upstream once the core carries keyframe requests to
                 // publishers; readers start from the GOP cache meanwhile, so a new reader
@@ -376,6 +393,35 @@ impl Session {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Records str0m's cumulative counters of one m-line; the API shows the sums.
+    fn set_media_stats(&mut self, mid: Mid, egress: bool, packets: u64, lost: u64) {
+        match self
+            .media_stats
+            .iter_mut()
+            .find(|(m, e, ..)| *m == mid && *e == egress)
+        {
+            Some(e) => {
+                e.2 = packets;
+                e.3 = lost;
+            }
+            None => self.media_stats.push((mid, egress, packets, lost)),
+        }
+        let sum = |egress: bool, f: fn(&(Mid, bool, u64, u64)) -> u64| -> u64 {
+            self.media_stats
+                .iter()
+                .filter(|s| s.1 == egress)
+                .map(f)
+                .sum()
+        };
+        let r = &self.guard.info.rtp;
+        r.inbound_rtp_packets
+            .store(sum(false, |s| s.2), Ordering::Relaxed);
+        r.inbound_rtp_packets_lost
+            .store(sum(false, |s| s.3), Ordering::Relaxed);
+        r.outbound_rtp_packets
+            .store(sum(true, |s| s.2), Ordering::Relaxed);
     }
 
     fn request_keyframe(&mut self, mid: Mid) {
