@@ -628,19 +628,11 @@ async fn forward_once(
     let info = e.session.guard.info.clone();
     let counter = {
         let status = status.clone();
-        let token = e.token.clone();
-        tokio::spawn(async move {
-            let mut last = 0;
-            loop {
-                tokio::select! {
-                    _ = token.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-                let now = info.bytes_sent.load(Ordering::Relaxed);
-                status.add_bytes(now.saturating_sub(last));
-                last = now;
-            }
-        })
+        spawn_delta(
+            e.token.clone(),
+            move || info.bytes_sent.load(Ordering::Relaxed),
+            move |n| status.add_bytes(n),
+        )
     };
     let reason = e.session.run().await;
     e.session.close().await;
@@ -712,28 +704,42 @@ async fn run_established_counting(
     info: &Arc<ConnInfo>,
 ) -> String {
     let token = e.token.clone();
-    let info2 = info.clone();
-    let status2 = status.clone();
-    let counter = tokio::spawn(async move {
-        let mut last = 0;
-        loop {
-            tokio::select! {
-                _ = token.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-            let now = info2.bytes_received.load(Ordering::Relaxed);
-            status2
-                .bytes_received
-                .fetch_add(now.saturating_sub(last), Ordering::Relaxed);
-            last = now;
-        }
-    });
+    let info = info.clone();
+    let status = status.clone();
+    let counter = spawn_delta(
+        token,
+        move || info.bytes_received.load(Ordering::Relaxed),
+        move |n| {
+            status.bytes_received.fetch_add(n, Ordering::Relaxed);
+        },
+    );
     let reason = e.session.run().await;
     e.session.close().await;
     e.token.cancel();
     e.reader_task.abort();
     counter.abort();
     reason
+}
+
+/// Every second until `token` is cancelled, passes how much `total` grew to `add` (the
+/// session's byte counters into the forward's or source's API entry).
+fn spawn_delta(
+    token: CancellationToken,
+    total: impl Fn() -> u64 + Send + 'static,
+    add: impl Fn(u64) + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last = 0;
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            let now = total();
+            add(now.saturating_sub(last));
+            last = now;
+        }
+    })
 }
 
 fn redact(url: &str) -> String {
