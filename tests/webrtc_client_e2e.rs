@@ -29,7 +29,7 @@ fn forward_to_an_aiortc_whip_server() {
     });
     wait_listening(port);
     let yaml = format!(
-        "paths:\n  \"~^fwd/(.+)$\":\n    forward:\n      - dest: whip://127.0.0.1:{port}/in/$G1/whip\n  all_others:\n"
+        "paths:\n  \"~^fwd/(.+)$\":\n    forward:\n      - dest: whip://127.0.0.1:{port}/in/$G1/whip\n        whipBearerToken: t0ken\n  all_others:\n"
     );
     let server = Server::start_with(ServerOpts::new("forward-whip", &yaml));
     let _publisher = publish(
@@ -46,9 +46,11 @@ fn forward_to_an_aiortc_whip_server() {
     })
     .unwrap_or_else(|| panic!("the WHIP forward never started:\n{}", server.log()));
     assert_eq!(item["protocol"], "whip", "{item}");
+    assert_eq!(item["conf"]["whipBearerToken"], "t0ken", "{item}");
     let v = server_thread.join().expect("the aiortc WHIP server thread");
     eprintln!("aiortc WHIP server: {v}");
     assert_eq!(v["offers"], 1, "{v}");
+    assert_eq!(v["authorization"], "Bearer t0ken", "{v}");
     assert!(
         v["video_frames"].as_u64().unwrap_or(0) > 60,
         "video frames decoded by aiortc: {v}"

@@ -1,6 +1,6 @@
-//! WebRTC end to end with real clients. The server binary does not serve WebRTC yet, so
-//! each test runs the RTMP server and the WebRTC server in-process around one
-//! `PathManager`: ffmpeg publishes over RTMP and aiortc reads over WHEP (decoding frames);
+//! WebRTC end to end with real clients. Each test runs the RTMP server and the WebRTC
+//! server in-process around one `PathManager` (tests/webrtc_client_e2e.rs and
+//! tests/browser_e2e.rs use the binary): ffmpeg publishes over RTMP and aiortc reads over WHEP (decoding frames);
 //! aiortc publishes over WHIP and ffprobe reads over RTMP.
 //!
 //! aiortc is required, never skipped: `python3 -m venv target/webrtc-venv &&

@@ -176,6 +176,7 @@ class Server:
         self.on_offer = on_offer
         self.sessions = {}
         self.deleted = 0
+        self.authorization = None
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -185,6 +186,7 @@ class Server:
             def do_POST(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 offer = self.rfile.read(n).decode()
+                server.authorization = self.headers.get("Authorization")
                 if self.headers.get("Content-Type", "").split(";")[0] != "application/sdp":
                     self.send_response(415)
                     self.end_headers()
@@ -255,6 +257,7 @@ async def whip_server(port, seconds):
     await connected.wait()
     await asyncio.sleep(seconds)
     stats["deleted"] = server.deleted
+    stats["authorization"] = server.authorization
     print(json.dumps(stats), flush=True)
 
 

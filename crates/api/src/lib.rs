@@ -407,8 +407,8 @@ fn forwards_of(sh: &Shared, uri: &Uri) -> Result<Vec<ApiForward>, ApiError> {
                 created: ferrocast_core::rfc3339(f.created),
                 conf: ApiForwardConf {
                     dest: f.dest_conf.clone(),
-                    dest_fingerprint: String::new(),
-                    whip_bearer_token: String::new(),
+                    dest_fingerprint: f.fingerprint.clone(),
+                    whip_bearer_token: f.bearer.clone(),
                 },
                 protocol: f.protocol().to_string(),
                 state: state.api_name(),

@@ -40,6 +40,10 @@ pub struct ForwardStatus {
     pub dest_conf: String,
     /// The destination actually used.
     pub url: String,
+    /// `destFingerprint`: the SHA-256 fingerprint a TLS destination must have.
+    pub fingerprint: String,
+    /// `whipBearerToken`.
+    pub bearer: String,
     state: Mutex<(ForwardState, String)>,
     pub outbound_bytes: AtomicU64,
 }
@@ -51,9 +55,18 @@ impl ForwardStatus {
             created: SystemTime::now(),
             dest_conf: dest_conf.to_string(),
             url: url.to_string(),
+            fingerprint: String::new(),
+            bearer: String::new(),
             state: Mutex::new((ForwardState::Idle, String::new())),
             outbound_bytes: AtomicU64::new(0),
         }
+    }
+
+    /// With `destFingerprint` and `whipBearerToken`.
+    pub fn with_credentials(mut self, fingerprint: &str, bearer: &str) -> ForwardStatus {
+        self.fingerprint = fingerprint.to_string();
+        self.bearer = bearer.to_string();
+        self
     }
 
     /// The scheme of the destination URL (rtmp, rtmps, whip, ...).

@@ -292,10 +292,13 @@ impl PathManager {
                     .iter()
                     .filter(|f| !f.dest.is_empty())
                     .map(|f| {
-                        Arc::new(ForwardStatus::new(
-                            &f.dest,
-                            &crate::forward::substitute(&f.dest, name, groups),
-                        ))
+                        Arc::new(
+                            ForwardStatus::new(
+                                &f.dest,
+                                &crate::forward::substitute(&f.dest, name, groups),
+                            )
+                            .with_credentials(&f.dest_fingerprint, &f.whip_bearer_token),
+                        )
                     })
                     .collect();
                 let source = is_pull_source(&pc.source).then(|| {

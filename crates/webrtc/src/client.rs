@@ -526,7 +526,8 @@ async fn delete(url: &WhipUrl, resource: &str, fingerprint: &str) {
 
 /// Starts forwarding `job` to its whip:// or whips:// destination.
 pub fn start_forward(job: ForwardJob) -> Result<(), String> {
-    let url = WhipUrl::parse(&job.status.url)?;
+    let mut url = WhipUrl::parse(&job.status.url)?;
+    url.bearer = job.status.bearer.clone();
     if !matches!(job.status.protocol(), "whip" | "whips") {
         return Err(format!(
             "forward protocol '{}' is not WHIP",
@@ -619,7 +620,8 @@ async fn forward_once(
         drops: Default::default(),
         keyframe_requests: 0,
     };
-    let mut e = match establish(url, role, plan.codecs, path, "").await {
+    let fingerprint = status.fingerprint.as_str();
+    let mut e = match establish(url, role, plan.codecs, path, fingerprint).await {
         Ok(e) => e,
         Err((role, e)) => return (reader_of(role), false, e),
     };
@@ -639,7 +641,7 @@ async fn forward_once(
     e.token.cancel();
     e.reader_task.abort();
     counter.abort();
-    delete(url, &e.resource, "").await;
+    delete(url, &e.resource, fingerprint).await;
     let reader = reader_of(e.session.role);
     // A closed queue: the path's stream ended.
     let reader = reader.filter(|r| {
