@@ -122,10 +122,10 @@ fn percent_decode(s: &str) -> String {
 
 /// An HTTP response: status, headers (lowercase names), body.
 #[derive(Debug)]
-struct HttpResponse {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+pub(crate) struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 impl HttpResponse {
@@ -224,7 +224,7 @@ async fn http(
 }
 
 /// A complete response in `data`, `None` while more is needed.
-fn parse_response(data: &[u8]) -> Result<Option<HttpResponse>, String> {
+pub(crate) fn parse_response(data: &[u8]) -> Result<Option<HttpResponse>, String> {
     let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
         return Ok(None);
     };
@@ -294,7 +294,7 @@ fn dechunk(mut data: &[u8]) -> Result<Option<Vec<u8>>, String> {
 }
 
 /// `Location` resolved against the URL it came from (absolute URLs keep their path).
-fn resource_target(location: &str) -> String {
+pub(crate) fn resource_target(location: &str) -> String {
     match location.split_once("://") {
         Some((_, rest)) => rest
             .find('/')

@@ -27,8 +27,8 @@ mod sdp;
 mod session;
 mod udp;
 
-/// Entry points into the SDP and ICE input this crate reads or rewrites itself, for the
-/// fuzz target (`fuzz/fuzz_targets/webrtc_sdp.rs`) and the malformed-input tests
+/// Entry points into the SDP, ICE and HTTP input this crate reads or rewrites itself, for
+/// the fuzz targets (`fuzz/fuzz_targets/webrtc_sdp.rs`, `webrtc_client.rs`) and the malformed-input tests
 /// (`tests/malformed_sdp.rs`). Thin wrappers, not an API: nothing outside those may use it.
 #[doc(hidden)]
 pub mod fuzzing {
@@ -43,6 +43,21 @@ pub mod fuzzing {
 
     pub use crate::sdp::OfferedH264;
     pub use ferrocast_core::{Codec, Track};
+
+    /// The WHIP/WHEP client's reading of a server's HTTP response (status, headers,
+    /// Content-Length or chunked body) and of its Location; `None` while incomplete.
+    pub fn whip_http_response(data: &[u8]) -> Option<(u16, usize)> {
+        let r = crate::client::parse_response(data).ok()??;
+        if let Some((_, l)) = r.headers.iter().find(|(k, _)| k == "location") {
+            let _ = crate::client::resource_target(l);
+        }
+        Some((r.status, r.body.len()))
+    }
+
+    /// `client::WhipUrl::parse`: a forward destination or source URL.
+    pub fn whip_url(url: &str) -> bool {
+        crate::client::WhipUrl::parse(url).is_ok()
+    }
 
     /// `sdp::offered_h264`: the H264 payload types of an offer.
     pub fn offered_h264(offer: &str) -> Vec<OfferedH264> {
