@@ -40,7 +40,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use ferrocast_conf::{AuthAction, Conf};
-use ferrocast_core::conns::ConnRegistry;
+use ferrocast_core::conns::{ConnInfo, ConnRegistry};
 use ferrocast_core::{CancellationToken, PathManager};
 use serde_json::{json, Value};
 use tracing::{info, warn};
@@ -166,32 +166,21 @@ pub fn router(state: ApiState) -> Router {
         write_lock: tokio::sync::Mutex::new(()),
         http: Mutex::new(None),
     });
-    Router::new()
+    let router = Router::new();
+    let router = conn_routes(router, "webrtcsessions", WEBRTC_SESSIONS, true);
+    let router = conn_routes(router, "rtspconns", RTSP_CONNS, false);
+    let router = conn_routes(router, "rtspsessions", RTSP_SESSIONS, true);
+    let router = conn_routes(router, "rtspsconns", RTSPS_CONNS, false);
+    let router = conn_routes(router, "rtspssessions", RTSPS_SESSIONS, true);
+    let router = conn_routes(router, "rtmpconns", RTMP_CONNS, true);
+    let router = conn_routes(router, "rtmpsconns", RTMPS_CONNS, true);
+    router
         .route("/v3/info", get(on_info))
         .route("/v3/paths/list", get(on_paths_list))
         .route("/v3/paths/get/{*name}", get(on_paths_get))
         .route("/v3/paths/get/", get(on_invalid_name))
         .route("/v3/paths/forward/list", get(on_forward_list))
         .route("/v3/paths/forward/get", get(on_forward_get))
-        .route("/v3/webrtcsessions/list", get(on_webrtc_list))
-        .route("/v3/webrtcsessions/get/{id}", get(on_webrtc_get))
-        .route("/v3/webrtcsessions/kick/{id}", post(on_webrtc_kick))
-        .route("/v3/rtspconns/list", get(on_rtsp_conns_list))
-        .route("/v3/rtspconns/get/{id}", get(on_rtsp_conns_get))
-        .route("/v3/rtspsessions/list", get(on_rtsp_sessions_list))
-        .route("/v3/rtspsessions/get/{id}", get(on_rtsp_sessions_get))
-        .route("/v3/rtspsessions/kick/{id}", post(on_rtsp_sessions_kick))
-        .route("/v3/rtspsconns/list", get(on_rtsps_conns_list))
-        .route("/v3/rtspsconns/get/{id}", get(on_rtsps_conns_get))
-        .route("/v3/rtspssessions/list", get(on_rtsps_sessions_list))
-        .route("/v3/rtspssessions/get/{id}", get(on_rtsps_sessions_get))
-        .route("/v3/rtspssessions/kick/{id}", post(on_rtsps_sessions_kick))
-        .route("/v3/rtmpconns/list", get(on_rtmp_list))
-        .route("/v3/rtmpconns/get/{id}", get(on_rtmp_get))
-        .route("/v3/rtmpconns/kick/{id}", post(on_rtmp_kick))
-        .route("/v3/rtmpsconns/list", get(on_rtmps_list))
-        .route("/v3/rtmpsconns/get/{id}", get(on_rtmps_get))
-        .route("/v3/rtmpsconns/kick/{id}", post(on_rtmps_kick))
         .route("/v3/config/global/get", get(on_global_get))
         .route("/v3/config/global/patch", patch(on_global_patch))
         .route("/v3/config/pathdefaults/get", get(on_path_defaults_get))
@@ -440,139 +429,125 @@ async fn on_forward_get(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
     Ok(Json(item).into_response())
 }
 
-// ---- WebRTC sessions ----
+// ---- connections and sessions (RTMP, RTMPS, RTSP, RTSPS, WebRTC) ----
 
-async fn on_webrtc_list(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
-    list_of(&sh.st.webrtc_sessions, &uri, |c| {
-        Some(json::WebRtcSession::from(c))
-    })
+/// How one API section shows a connection registry: `list`, `get/{id}` and `kick/{id}`.
+#[derive(Clone, Copy)]
+struct ConnView {
+    registry: fn(&ApiState) -> &Arc<ConnRegistry>,
+    /// The item of a connection (`None`: not listed, e.g. an RTSP connection without a
+    /// session in a session list).
+    item: fn(&ConnInfo) -> Option<Value>,
+    /// The connection an id names (its own id, or its RTSP session's).
+    find: fn(&ConnRegistry, Uuid) -> Option<Arc<ConnInfo>>,
+    /// "connection" or "session", for errors and logs.
+    what: &'static str,
 }
 
-async fn on_webrtc_get(
-    State(sh): St,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    let id = conn_id(id)?;
-    let c = sh
-        .st
-        .webrtc_sessions
-        .get(id)
-        .ok_or_else(|| ApiError::not_found("session not found"))?;
-    Ok(Json(json::WebRtcSession::from(&*c)).into_response())
+fn to_value(v: impl serde::Serialize) -> Option<Value> {
+    serde_json::to_value(v).ok()
 }
 
-async fn on_webrtc_kick(
-    State(sh): St,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    conns_kick(&sh.st.webrtc_sessions, id)
+fn by_conn_id(reg: &ConnRegistry, id: Uuid) -> Option<Arc<ConnInfo>> {
+    reg.get(id)
 }
 
-// ---- RTSP / RTSPS connections and sessions ----
-
-fn rtsp_conns_list(reg: &ConnRegistry, uri: &Uri) -> Result<Response, ApiError> {
-    list_of(reg, uri, |c| Some(json::RtspConn::from(c)))
-}
-
-fn rtsp_conns_get(
-    reg: &ConnRegistry,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    let id = conn_id(id)?;
-    let c = reg
-        .get(id)
-        .ok_or_else(|| ApiError::not_found("connection not found"))?;
-    Ok(Json(json::RtspConn::from(&*c)).into_response())
-}
-
-/// The connection whose RTSP session is `id`.
-fn rtsp_session_conn(
-    reg: &ConnRegistry,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Arc<ferrocast_core::conns::ConnInfo>, ApiError> {
-    let id = conn_id(id)?;
+fn by_session_id(reg: &ConnRegistry, id: Uuid) -> Option<Arc<ConnInfo>> {
     reg.list()
         .into_iter()
         .find(|c| c.details.lock().session == Some(id))
-        .ok_or_else(|| ApiError::not_found("session not found"))
 }
 
-fn rtsp_sessions_list(reg: &ConnRegistry, uri: &Uri) -> Result<Response, ApiError> {
-    list_of(reg, uri, json::RtspSession::of)
+const RTMP_CONNS: ConnView = ConnView {
+    registry: |s| &s.rtmp_conns,
+    item: |c| to_value(RtmpConn::from(c)),
+    find: by_conn_id,
+    what: "connection",
+};
+const RTMPS_CONNS: ConnView = ConnView {
+    registry: |s| &s.rtmps_conns,
+    ..RTMP_CONNS
+};
+const WEBRTC_SESSIONS: ConnView = ConnView {
+    registry: |s| &s.webrtc_sessions,
+    item: |c| to_value(json::WebRtcSession::from(c)),
+    find: by_conn_id,
+    what: "session",
+};
+const RTSP_CONNS: ConnView = ConnView {
+    registry: |s| &s.rtsp_conns,
+    item: |c| to_value(json::RtspConn::from(c)),
+    find: by_conn_id,
+    what: "connection",
+};
+const RTSPS_CONNS: ConnView = ConnView {
+    registry: |s| &s.rtsps_conns,
+    ..RTSP_CONNS
+};
+/// Ferrocast ties an RTSP session to its connection: a session is a connection that has one.
+const RTSP_SESSIONS: ConnView = ConnView {
+    registry: |s| &s.rtsp_conns,
+    item: |c| to_value(json::RtspSession::of(c)?),
+    find: by_session_id,
+    what: "session",
+};
+const RTSPS_SESSIONS: ConnView = ConnView {
+    registry: |s| &s.rtsps_conns,
+    ..RTSP_SESSIONS
+};
+
+/// `/v3/{base}/list`, `/v3/{base}/get/{id}` and, with `kick`, `/v3/{base}/kick/{id}`.
+fn conn_routes(
+    router: Router<Arc<Shared>>,
+    base: &str,
+    view: ConnView,
+    kick: bool,
+) -> Router<Arc<Shared>> {
+    let router = router
+        .route(
+            &format!("/v3/{base}/list"),
+            get(move |State(sh): St, uri: Uri| async move {
+                list_of((view.registry)(&sh.st), &uri, view.item)
+            }),
+        )
+        .route(
+            &format!("/v3/{base}/get/{{id}}"),
+            get(
+                move |State(sh): St, id: Result<Path<String>, PathRejection>| async move {
+                    let (_, c) = found(&sh, view, id)?;
+                    let item = (view.item)(&c)
+                        .ok_or_else(|| ApiError::not_found(format!("{} not found", view.what)))?;
+                    Ok::<_, ApiError>(Json(item).into_response())
+                },
+            ),
+        );
+    if !kick {
+        return router;
+    }
+    router.route(
+        &format!("/v3/{base}/kick/{{id}}"),
+        post(
+            move |State(sh): St, id: Result<Path<String>, PathRejection>| async move {
+                let (id, c) = found(&sh, view, id)?;
+                c.token.cancel();
+                info!("[API] kicked {} {id}", view.what);
+                Ok::<_, ApiError>(ok())
+            },
+        ),
+    )
 }
 
-fn rtsp_sessions_get(
-    reg: &ConnRegistry,
+/// The connection an id in the request path names.
+fn found(
+    sh: &Shared,
+    view: ConnView,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    let c = rtsp_session_conn(reg, id)?;
-    let s = json::RtspSession::of(&c).ok_or_else(|| ApiError::not_found("session not found"))?;
-    Ok(Json(s).into_response())
-}
-
-fn rtsp_sessions_kick(
-    reg: &ConnRegistry,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    let c = rtsp_session_conn(reg, id)?;
-    c.token.cancel();
-    info!("[API] kicked RTSP session of connection {}", c.id);
-    Ok(ok())
-}
-
-async fn on_rtsp_conns_list(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
-    rtsp_conns_list(&sh.st.rtsp_conns, &uri)
-}
-async fn on_rtsp_conns_get(
-    State(sh): St,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    rtsp_conns_get(&sh.st.rtsp_conns, id)
-}
-async fn on_rtsp_sessions_list(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
-    rtsp_sessions_list(&sh.st.rtsp_conns, &uri)
-}
-async fn on_rtsp_sessions_get(
-    State(sh): St,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    rtsp_sessions_get(&sh.st.rtsp_conns, id)
-}
-async fn on_rtsp_sessions_kick(
-    State(sh): St,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    rtsp_sessions_kick(&sh.st.rtsp_conns, id)
-}
-async fn on_rtsps_conns_list(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
-    rtsp_conns_list(&sh.st.rtsps_conns, &uri)
-}
-async fn on_rtsps_conns_get(
-    State(sh): St,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    rtsp_conns_get(&sh.st.rtsps_conns, id)
-}
-async fn on_rtsps_sessions_list(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
-    rtsp_sessions_list(&sh.st.rtsps_conns, &uri)
-}
-async fn on_rtsps_sessions_get(
-    State(sh): St,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    rtsp_sessions_get(&sh.st.rtsps_conns, id)
-}
-async fn on_rtsps_sessions_kick(
-    State(sh): St,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    rtsp_sessions_kick(&sh.st.rtsps_conns, id)
-}
-
-// ---- RTMP / RTMPS connections ----
-
-fn conns_list(reg: &ConnRegistry, uri: &Uri) -> Result<Response, ApiError> {
-    list_of(reg, uri, |c| Some(RtmpConn::from(c)))
+) -> Result<(Uuid, Arc<ConnInfo>), ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let id = Uuid::parse_str(&id).map_err(|e| ApiError::bad_request(format!("invalid id: {e}")))?;
+    let c = (view.find)((view.registry)(&sh.st), id)
+        .ok_or_else(|| ApiError::not_found(format!("{} not found", view.what)))?;
+    Ok((id, c))
 }
 
 /// One page of a registry's connections as the API shows them (`shown` skips those it
@@ -580,71 +555,11 @@ fn conns_list(reg: &ConnRegistry, uri: &Uri) -> Result<Response, ApiError> {
 fn list_of<T: serde::Serialize>(
     reg: &ConnRegistry,
     uri: &Uri,
-    shown: impl Fn(&ferrocast_core::conns::ConnInfo) -> Option<T>,
+    shown: impl Fn(&ConnInfo) -> Option<T>,
 ) -> Result<Response, ApiError> {
     let items: Vec<T> = reg.list().iter().filter_map(|c| shown(c)).collect();
     let list = paginate(items, &query_map(uri)).map_err(ApiError::bad_request)?;
     Ok(Json(list).into_response())
-}
-
-fn conn_id(id: Result<Path<String>, PathRejection>) -> Result<Uuid, ApiError> {
-    let Path(id) = id.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    Uuid::parse_str(&id).map_err(|e| ApiError::bad_request(format!("invalid id: {e}")))
-}
-
-fn conns_get(
-    reg: &ConnRegistry,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    let id = conn_id(id)?;
-    let c = reg
-        .get(id)
-        .ok_or_else(|| ApiError::not_found("connection not found"))?;
-    Ok(Json(RtmpConn::from(&*c)).into_response())
-}
-
-fn conns_kick(
-    reg: &ConnRegistry,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    let id = conn_id(id)?;
-    if reg.kick(id) {
-        info!("[API] kicked connection {id}");
-        Ok(ok())
-    } else {
-        Err(ApiError::not_found("connection not found"))
-    }
-}
-
-async fn on_rtmp_list(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
-    conns_list(&sh.st.rtmp_conns, &uri)
-}
-async fn on_rtmp_get(
-    State(sh): St,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    conns_get(&sh.st.rtmp_conns, id)
-}
-async fn on_rtmp_kick(
-    State(sh): St,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    conns_kick(&sh.st.rtmp_conns, id)
-}
-async fn on_rtmps_list(State(sh): St, uri: Uri) -> Result<Response, ApiError> {
-    conns_list(&sh.st.rtmps_conns, &uri)
-}
-async fn on_rtmps_get(
-    State(sh): St,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    conns_get(&sh.st.rtmps_conns, id)
-}
-async fn on_rtmps_kick(
-    State(sh): St,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    conns_kick(&sh.st.rtmps_conns, id)
 }
 
 // ---- configuration ----
