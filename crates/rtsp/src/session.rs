@@ -540,6 +540,30 @@ impl Session {
         Some(Delivery::Udp { rtp, rtcp })
     }
 
+    /// The delivery, the Transport answer and the API transport name of a TCP or UDP
+    /// transport for track `idx`; `None` for multicast or UDP without the UDP listener.
+    fn unicast(&mut self, t: Transport, idx: usize) -> Option<(Delivery, String, &'static str)> {
+        match t {
+            Transport::Interleaved { rtp, rtcp } => Some((
+                Delivery::Tcp { rtp, rtcp },
+                format!("RTP/AVP/TCP;unicast;interleaved={rtp}-{rtcp}"),
+                "TCP",
+            )),
+            Transport::Udp {
+                client_rtp,
+                client_rtcp,
+            } => {
+                let (sp, sc) = self.cfg.udp?;
+                let d = self.udp_delivery(client_rtp, client_rtcp, idx)?;
+                let answer = format!(
+                    "RTP/AVP;unicast;client_port={client_rtp}-{client_rtcp};server_port={sp}-{sc}"
+                );
+                Some((d, answer, "UDP"))
+            }
+            Transport::Multicast => None,
+        }
+    }
+
     fn set_transport(&self, t: &str) {
         let mut d = self.info.details.lock();
         d.transport = t.to_string();
@@ -575,34 +599,10 @@ impl Session {
             self.respond(&req, 404, &[], b"");
             return Ok(());
         };
-        let (delivery, answer, name) = match self.choose_transport(th, next, true) {
-            Some(Transport::Interleaved { rtp, rtcp }) => (
-                Delivery::Tcp { rtp, rtcp },
-                format!("RTP/AVP/TCP;unicast;interleaved={rtp}-{rtcp}"),
-                "TCP",
-            ),
-            Some(Transport::Udp {
-                client_rtp,
-                client_rtcp,
-            }) => {
-                let Some(d) = self.udp_delivery(client_rtp, client_rtcp, idx) else {
-                    self.respond(&req, 461, &[], b"");
-                    return Ok(());
-                };
-                let udp = self.cfg.udp;
-                let (sp, sc) = udp.unwrap_or_default();
-                (
-                    d,
-                    format!(
-                        "RTP/AVP;unicast;client_port={client_rtp}-{client_rtcp};server_port={sp}-{sc}"
-                    ),
-                    "UDP",
-                )
-            }
-            _ => {
-                self.respond(&req, 461, &[], b"");
-                return Ok(());
-            }
+        let chosen = self.choose_transport(th, next, true);
+        let Some((delivery, answer, name)) = chosen.and_then(|t| self.unicast(t, idx)) else {
+            self.respond(&req, 461, &[], b"");
+            return Ok(());
         };
         let Role::Announced { tracks, .. } = &mut self.role else {
             return Ok(());
@@ -654,28 +654,14 @@ impl Session {
             return Ok(());
         };
         let (delivery, mut answer, name) = match transport {
-            Transport::Interleaved { rtp, rtcp } => (
-                Delivery::Tcp { rtp, rtcp },
-                format!("RTP/AVP/TCP;unicast;interleaved={rtp}-{rtcp}"),
-                "TCP",
-            ),
-            Transport::Udp {
-                client_rtp,
-                client_rtcp,
-            } => {
-                let Some(d) = self.udp_delivery(client_rtp, client_rtcp, index) else {
-                    self.respond(&req, 461, &[], b"");
-                    return Ok(());
-                };
-                let udp = self.cfg.udp;
-                let (sp, sc) = udp.unwrap_or_default();
-                (
-                    d,
-                    format!(
-                        "RTP/AVP;unicast;client_port={client_rtp}-{client_rtcp};server_port={sp}-{sc}"
-                    ),
-                    "UDP",
-                )
+            Transport::Interleaved { .. } | Transport::Udp { .. } => {
+                match self.unicast(transport, index) {
+                    Some(x) => x,
+                    None => {
+                        self.respond(&req, 461, &[], b"");
+                        return Ok(());
+                    }
+                }
             }
             Transport::Multicast => {
                 let Some(mc) = self.cfg.multicast.clone() else {

@@ -304,8 +304,9 @@ pub(crate) fn resource_target(location: &str) -> String {
     }
 }
 
-/// A UDP socket for the session, and the host candidate the remote can reach it on.
-async fn media_socket(url: &WhipUrl) -> Result<(Arc<UdpSocket>, SocketAddr), String> {
+/// A UDP socket for the session, the host candidate the remote can reach it on, and the
+/// remote's address.
+async fn media_socket(url: &WhipUrl) -> Result<(Arc<UdpSocket>, SocketAddr, SocketAddr), String> {
     let remote = tokio::net::lookup_host((url.host.as_str(), url.port))
         .await
         .map_err(|e| format!("cannot resolve {}: {e}", url.host))?
@@ -330,7 +331,7 @@ async fn media_socket(url: &WhipUrl) -> Result<(Arc<UdpSocket>, SocketAddr), Str
         .map_err(|e| format!("UDP socket: {e}"))?;
     let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(4 << 20);
     let port = socket.local_addr().map_err(|e| e.to_string())?.port();
-    Ok((Arc::new(socket), SocketAddr::new(local_ip, port)))
+    Ok((Arc::new(socket), SocketAddr::new(local_ip, port), remote))
 }
 
 /// Reads the session's socket into its channel until `token` is cancelled.
@@ -398,7 +399,7 @@ async fn establish(
     path: &str,
     fingerprint: &str,
 ) -> Result<Established, (Role, String)> {
-    let (socket, candidate) = match media_socket(url).await {
+    let (socket, candidate, remote) = match media_socket(url).await {
         Ok(x) => x,
         Err(e) => return Err((role, e)),
     };
@@ -469,11 +470,6 @@ async fn establish(
     let token = CancellationToken::new();
     let (tx, rx) = mpsc::channel(SESSION_QUEUE);
     let reader_task = spawn_reader(socket.clone(), tx, token.clone());
-    let remote = tokio::net::lookup_host((url.host.as_str(), url.port))
-        .await
-        .ok()
-        .and_then(|mut a| a.next())
-        .unwrap_or_else(|| SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), url.port));
     let info = Arc::new(ConnInfo::new(remote, token.clone()));
     {
         let mut d = info.details.lock();
