@@ -10,6 +10,7 @@
 //! - [`Packetizer`]: one per sent track; yields [`Payload`]s (the caller adds headers).
 //! - [`reorder::Reorderer`]: puts UDP packets back in sequence order.
 //! - [`dts`]: decode timestamps for streams with B-frames (RTP carries only PTS).
+//! - [`srtp`]: SRTP/SRTCP protection (RTSPS over UDP).
 #![forbid(unsafe_code)]
 
 mod aac;
@@ -26,6 +27,7 @@ pub mod packet;
 mod packetizer;
 pub mod reorder;
 pub mod rtcp;
+pub mod srtp;
 pub mod stats;
 mod vp8;
 mod vp9;

@@ -1,10 +1,12 @@
 //! RTSP server for Ferrocast (RFC 2326): publishers (ANNOUNCE/RECORD) and readers
-//! (DESCRIBE/PLAY) over TCP-interleaved RTP, UDP unicast and UDP multicast.
+//! (DESCRIBE/PLAY) over TCP-interleaved RTP, UDP unicast and UDP multicast; RTSPS with
+//! SRTP (MIKEY keys) over UDP.
 //!
 //! - [`auth`]: Basic and Digest authentication, both sides.
 //! - [`client`]: the RTSP client of pull sources.
 //! - [`message`]: sans-IO request/response/interleaved framing with size limits.
 //! - [`sdp`]: the SDP subset RTSP needs.
+//! - [`mikey`]: SRTP keys in MIKEY messages (RTSPS over UDP).
 //! - [`transport`]: the `Transport` header.
 //! - [`egress`]: bus units -> RTP packets and sender reports (per reader or group).
 //! - [`ingest`]: received RTP -> bus units, receiver statistics and reports.
@@ -21,6 +23,7 @@ pub mod client;
 pub mod egress;
 pub mod ingest;
 pub mod message;
+pub mod mikey;
 pub mod multicast;
 pub mod sdp;
 pub mod server;
