@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use ferrocast_core::{rescale, EgressFormat, Track, Unit};
+use ferrocast_rtp::srtp::SrtpSender;
 use ferrocast_rtp::stats::{ntp_from_unix, SenderStats};
 use ferrocast_rtp::{Packetizer, Payload, RtpHeader};
 
@@ -38,33 +39,56 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Queues one RTP or RTCP packet made of `parts`. Returns its size, 0 if it cannot be
-    /// sent that way (over 64 KiB on TCP) or is not ours to send (multicast).
-    pub fn push(&mut self, delivery: &Delivery, rtcp: bool, parts: &[&[u8]]) -> usize {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
+    /// Queues one RTP or RTCP packet made of `parts`, protected by `srtp` when given.
+    /// Returns its size, 0 if it cannot be sent that way (over 64 KiB on TCP) or is not
+    /// ours to send (multicast).
+    pub fn push(
+        &mut self,
+        delivery: &Delivery,
+        rtcp: bool,
+        parts: &[&[u8]],
+        srtp: Option<&mut SrtpSender>,
+    ) -> usize {
+        let protect = |buf: &mut Vec<u8>, start: usize| {
+            if let Some(s) = srtp {
+                if rtcp {
+                    s.protect_rtcp(buf, start);
+                } else {
+                    s.protect_rtp(buf, start);
+                }
+            }
+        };
         match delivery {
             Delivery::Tcp { rtp, rtcp: c } => {
-                if len > 0xffff {
-                    return 0;
-                }
                 let ch = if rtcp { *c } else { *rtp };
+                let head = self.tcp.len();
                 self.tcp
-                    .extend_from_slice(&message::interleaved_header(ch, len));
+                    .extend_from_slice(&message::interleaved_header(ch, 0));
+                let start = self.tcp.len();
                 for p in parts {
                     self.tcp.extend_from_slice(p);
                 }
+                protect(&mut self.tcp, start);
+                let len = self.tcp.len() - start;
+                if len > 0xffff {
+                    self.tcp.truncate(head);
+                    return 0;
+                }
+                self.tcp[head + 2..head + 4].copy_from_slice(&(len as u16).to_be_bytes());
+                len
             }
             Delivery::Udp { rtp, rtcp: c } => {
                 let start = self.udp_buf.len();
                 for p in parts {
                     self.udp_buf.extend_from_slice(p);
                 }
+                protect(&mut self.udp_buf, start);
                 let to = if rtcp { *c } else { *rtp };
                 self.udp.push((rtcp, to, start..self.udp_buf.len()));
+                self.udp_buf.len() - start
             }
-            Delivery::Multicast => return 0,
+            Delivery::Multicast => 0,
         }
-        len
     }
 
     /// The queued datagrams: (RTCP?, destination, bytes).
@@ -102,6 +126,26 @@ pub struct OutTrack {
     pub seq: u16,
     pub ts_base: u32,
     stats: SenderStats,
+    /// SRTP (RTSPS over UDP, or RTP/SAVP/TCP).
+    srtp: Option<SrtpSender>,
+}
+
+impl OutTrack {
+    /// Sends as `ssrc` (leased unique within the path), protected with `srtp`.
+    pub fn secure(&mut self, ssrc: u32, srtp: SrtpSender) {
+        self.ssrc = ssrc;
+        self.stats = SenderStats::new(ssrc);
+        self.srtp = Some(srtp);
+    }
+
+    pub fn is_secure(&self) -> bool {
+        self.srtp.is_some()
+    }
+
+    /// The SRTP rollover counter of the next packet (0 without SRTP).
+    pub fn roc(&self) -> u32 {
+        self.srtp.as_ref().map_or(0, SrtpSender::roc)
+    }
 }
 
 /// Packetizes units for the tracks set up, and reports on them.
@@ -122,7 +166,7 @@ impl RtpSender {
         index: usize,
         delivery: Delivery,
         seed: u64,
-    ) -> Option<&OutTrack> {
+    ) -> Option<&mut OutTrack> {
         let fmt = ferrocast_rtp::format_for_track(track, 96 + index as u8)?;
         let packetizer = Packetizer::new(track, ferrocast_rtp::DEFAULT_MTU).ok()?;
         self.tracks.retain(|o| o.index != index);
@@ -138,8 +182,9 @@ impl RtpSender {
             seq: splitmix(seed ^ 1) as u16,
             ts_base: splitmix(seed ^ 2) as u32,
             stats: SenderStats::new(ssrc),
+            srtp: None,
         });
-        self.tracks.last()
+        self.tracks.last_mut()
     }
 
     /// Packetizes one unit. Returns the number of RTP packets queued.
@@ -192,7 +237,7 @@ impl RtpSender {
             if header.write(&mut h).is_err() {
                 continue;
             }
-            if out.push(&t.delivery, false, &[&h, payload]) > 0 {
+            if out.push(&t.delivery, false, &[&h, payload], t.srtp.as_mut()) > 0 {
                 t.seq = t.seq.wrapping_add(1);
                 t.stats.on_packet(header.timestamp, ntp, payload.len());
                 n += 1;
@@ -204,13 +249,13 @@ impl RtpSender {
     /// Queues a sender report for every track that sent something. Returns how many.
     pub fn sender_reports(&mut self, out: &mut Outbox) -> u64 {
         let mut n = 0;
-        for t in &self.tracks {
+        for t in &mut self.tracks {
             let Some(sr) = t.stats.report() else {
                 continue;
             };
             let mut buf = Vec::with_capacity(28);
             if ferrocast_rtp::rtcp::write_sender_report(&sr, &mut buf).is_ok()
-                && out.push(&t.delivery, true, &[&buf]) > 0
+                && out.push(&t.delivery, true, &[&buf], t.srtp.as_mut()) > 0
             {
                 n += 1;
             }

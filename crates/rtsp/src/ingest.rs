@@ -11,6 +11,7 @@ use ferrocast_core::{rescale, Codec, Publisher, Track, Unit};
 use ferrocast_rtp::dts::{H264DtsExtractor, H265DtsExtractor};
 use ferrocast_rtp::reorder::Reorderer;
 use ferrocast_rtp::rtcp::{self, RtcpPacket};
+use ferrocast_rtp::srtp::{SrtpReceiver, SrtpSender};
 use ferrocast_rtp::stats::ReceiverStats;
 use ferrocast_rtp::{Depacketizer, Frame, MediaFormat, RtpPacket};
 
@@ -32,6 +33,8 @@ pub struct InTrack {
     /// (first RTP time, where it sits on the path's timeline), in the track's clock: each
     /// RTP stream starts at a random timestamp, so tracks are aligned by arrival.
     base: Option<(i64, i64)>,
+    /// SRTP: the key the sender announced (RTSPS with RTP/SAVP).
+    pub srtp_in: Option<SrtpReceiver>,
 }
 
 impl InTrack {
@@ -46,6 +49,7 @@ impl InTrack {
             reorder: None,
             stats: ReceiverStats::default(),
             base: None,
+            srtp_in: None,
         })
     }
 
@@ -109,6 +113,8 @@ pub struct Ingest {
     epoch: Instant,
     /// Our SSRC in receiver reports.
     ssrc: u32,
+    /// SRTP for our receiver reports, with the key we announced.
+    pub srtp_out: Option<SrtpSender>,
 }
 
 impl Ingest {
@@ -118,6 +124,7 @@ impl Ingest {
             started: Instant::now(),
             epoch: Instant::now(),
             ssrc,
+            srtp_out: None,
         }
     }
 
@@ -150,6 +157,21 @@ impl Ingest {
     ) -> Result<(), String> {
         let Some(t) = self.tracks.get_mut(idx) else {
             return Ok(());
+        };
+        let data = match &mut t.srtp_in {
+            Some(srtp) => match srtp.unprotect_rtp(&data) {
+                Ok(plain) => Bytes::from(plain),
+                Err(e) => {
+                    // Forged, replayed or damaged: dropped (on TCP too, as one bad
+                    // packet in a TLS stream is not worth the session).
+                    counters
+                        .inbound_rtp_packets_in_error
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!("track {idx}: {e}");
+                    return Ok(());
+                }
+            },
+            None => data,
         };
         let arrival = rescale(
             self.epoch.elapsed().as_micros() as i64,
@@ -227,6 +249,22 @@ impl Ingest {
     /// An RTCP packet for track `idx`: sender reports feed the receiver statistics.
     pub fn on_rtcp(&mut self, idx: usize, data: &[u8], counters: &RtpCounters) {
         let now = self.epoch.elapsed().as_secs_f64();
+        let plain;
+        let data = match self.tracks.get_mut(idx).and_then(|t| t.srtp_in.as_mut()) {
+            Some(srtp) => match srtp.unprotect_rtcp(data) {
+                Ok(p) => {
+                    plain = p;
+                    &plain[..]
+                }
+                Err(_) => {
+                    counters
+                        .inbound_rtcp_packets_in_error
+                        .fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            },
+            None => data,
+        };
         for p in rtcp::packets(data) {
             match p {
                 Ok(p) => {
@@ -260,7 +298,8 @@ impl Ingest {
                 reports: vec![t.stats.report(now)],
             };
             let mut buf = Vec::with_capacity(32);
-            if rtcp::write_receiver_report(&rr, &mut buf).is_ok() && out.push(d, true, &[&buf]) > 0
+            if rtcp::write_receiver_report(&rr, &mut buf).is_ok()
+                && out.push(d, true, &[&buf], self.srtp_out.as_mut()) > 0
             {
                 n += 1;
             }

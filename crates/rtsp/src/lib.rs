@@ -11,6 +11,7 @@
 //! - [`egress`]: bus units -> RTP packets and sender reports (per reader or group).
 //! - [`ingest`]: received RTP -> bus units, receiver statistics and reports.
 //! - [`udp`]: the shared RTP/RTCP sockets and the routing of datagrams to sessions.
+//! - [`keys`]: SRTP keys of RTSPS readers, per path.
 //! - [`multicast`]: one multicast group per path, shared by its multicast readers.
 //! - [`source`]: `source: rtsp://` pull sources, on the client.
 //! - [`session`]: the sans-IO session state machine (requests, RTP, time in; responses,
@@ -22,6 +23,7 @@ pub mod auth;
 pub mod client;
 pub mod egress;
 pub mod ingest;
+pub mod keys;
 pub mod message;
 pub mod mikey;
 pub mod multicast;

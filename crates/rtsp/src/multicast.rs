@@ -4,9 +4,14 @@
 //! track from `multicastIPRange`, on `multicastRTPPort`/`multicastRTCPPort`, and one task
 //! that reads the path once and sends each packet once, whatever the number of readers.
 //! The group stops when its last reader leaves.
+//!
+//! On RTSPS the group sends SRTP with the path's keys ([`crate::keys`]), on its own ports
+//! (multicastSRTPPort/multicastSRTCPPort). Its addresses come from the same range as
+//! the plain group's and may coincide with them: the ports differ, so that is harmless.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -16,6 +21,8 @@ use tokio::net::UdpSocket;
 use tracing::{info, warn};
 
 use crate::egress::{Delivery, Outbox, RtpSender};
+use crate::keys::{SrtpKeys, SsrcLease};
+use ferrocast_rtp::srtp::SrtpSender;
 
 /// Time between RTCP sender reports.
 pub const REPORT_PERIOD: Duration = Duration::from_secs(5);
@@ -28,6 +35,8 @@ pub struct Multicast {
     socket: UdpSocket,
     groups: Mutex<HashMap<String, Weak<Group>>>,
     used: Mutex<HashSet<Ipv4Addr>>,
+    /// RTSPS: groups send SRTP with these keys.
+    srtp: Option<Arc<SrtpKeys>>,
 }
 
 /// A path's multicast group.
@@ -37,12 +46,23 @@ pub struct Group {
     addrs: Vec<Option<Ipv4Addr>>,
     /// SSRC, first sequence number and RTP time of each track, for SETUP and PLAY.
     pub ssrc: Vec<u32>,
+    /// SRTP rollover counter of each track, kept by the sending task.
+    rocs: Arc<Vec<AtomicU32>>,
+    /// SRTP: the SSRCs leased under the path's keys.
+    _leases: Vec<SsrcLease>,
     token: CancellationToken,
 }
 
 impl Group {
     pub fn addr(&self, track: usize) -> Option<Ipv4Addr> {
         self.addrs.get(track).copied().flatten()
+    }
+
+    /// SSRC and SRTP rollover counter of track `index`, for key exchanges.
+    pub fn stream(&self, index: usize) -> Option<(u32, u32)> {
+        let ssrc = *self.ssrc.get(index).filter(|s| **s != 0)?;
+        let roc = self.rocs.get(index)?.load(Ordering::Relaxed);
+        Some((ssrc, roc))
     }
 
     pub fn is_running(&self) -> bool {
@@ -61,8 +81,13 @@ impl Drop for Group {
 }
 
 impl Multicast {
-    /// `range` like `224.1.0.0/16`.
-    pub async fn new(range: &str, rtp_port: u16, rtcp_port: u16) -> Result<Arc<Multicast>, String> {
+    /// `range` like `224.1.0.0/16`; `srtp` for the RTSPS listener.
+    pub async fn new(
+        range: &str,
+        rtp_port: u16,
+        rtcp_port: u16,
+        srtp: Option<Arc<SrtpKeys>>,
+    ) -> Result<Arc<Multicast>, String> {
         let range: ipnet::Ipv4Net = range
             .parse()
             .map_err(|e| format!("multicastIPRange '{range}': {e}"))?;
@@ -84,7 +109,14 @@ impl Multicast {
             socket,
             groups: Mutex::new(HashMap::new()),
             used: Mutex::new(HashSet::new()),
+            srtp,
         }))
+    }
+
+    /// The group of `path` if one is sending.
+    pub fn running_group(&self, path: &str) -> Option<Arc<Group>> {
+        let g = self.groups.lock().get(path).and_then(Weak::upgrade)?;
+        g.is_running().then_some(g)
     }
 
     fn allocate(&self) -> Option<Ipv4Addr> {
@@ -114,6 +146,8 @@ impl Multicast {
         let mut sender = RtpSender::default();
         let mut addrs = Vec::new();
         let mut ssrc = Vec::new();
+        let mut leases = Vec::new();
+        let keys = self.srtp.as_ref().map(|k| k.path(path));
         let token = CancellationToken::new();
         for (i, t) in tracks.iter().enumerate() {
             let addr = self.allocate();
@@ -133,6 +167,11 @@ impl Multicast {
             let seed = crate::egress::random_seed();
             match sender.add_track(t, i, delivery, seed) {
                 Some(o) => {
+                    if let Some(keys) = &keys {
+                        let lease = keys.lease_ssrc();
+                        o.secure(lease.ssrc, SrtpSender::new(&keys.key(i)));
+                        leases.push(lease);
+                    }
                     addrs.push(Some(a));
                     ssrc.push(o.ssrc);
                 }
@@ -143,10 +182,14 @@ impl Multicast {
                 }
             }
         }
+        let rocs: Arc<Vec<AtomicU32>> =
+            Arc::new(tracks.iter().map(|_| AtomicU32::new(0)).collect());
         let group = Arc::new(Group {
             owner: self.clone(),
             addrs,
             ssrc,
+            rocs: rocs.clone(),
+            _leases: leases,
             token: token.clone(),
         });
         groups.retain(|_, g| g.strong_count() > 0);
@@ -164,7 +207,7 @@ impl Multicast {
         let me = self.clone();
         let path = path.to_string();
         tokio::spawn(async move {
-            let reason = me.run(reader, sender, &token).await;
+            let reason = me.run(reader, sender, &rocs, &token).await;
             token.cancel();
             info!("RTSP multicast group for path '{path}' stopped: {reason}");
         });
@@ -175,6 +218,7 @@ impl Multicast {
         &self,
         reader: Reader,
         mut sender: RtpSender,
+        rocs: &[AtomicU32],
         token: &CancellationToken,
     ) -> String {
         let mut batch: Vec<Arc<Unit>> = Vec::new();
@@ -200,6 +244,11 @@ impl Multicast {
                 let _ = self.socket.try_send_to(data, to);
             }
             out.clear_datagrams();
+            for t in &sender.tracks {
+                if let Some(r) = rocs.get(t.index) {
+                    r.store(t.roc(), Ordering::Relaxed);
+                }
+            }
         }
     }
 }

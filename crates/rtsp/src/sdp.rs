@@ -3,6 +3,8 @@
 
 use ferrocast_rtp::MediaFormat;
 
+use crate::transport::Profile;
+
 /// One `m=` section of an announced description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Media {
@@ -11,6 +13,10 @@ pub struct Media {
     /// `a=control`, empty when absent.
     pub control: String,
     pub format: MediaFormat,
+    /// `RTP/SAVP` in the `m=` line: the media is sent with SRTP.
+    pub profile: Profile,
+    /// The base64 MIKEY message of `a=key-mgmt:mikey` (the media's, else the session's).
+    pub key_mgmt: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,18 +40,22 @@ struct Section {
     rtpmap: Option<String>,
     fmtp: Option<String>,
     control: String,
+    profile: Profile,
+    key_mgmt: Option<String>,
 }
 
 impl Section {
     /// `None` when the format is unusable (no rtpmap for a dynamic payload type): such a
     /// section is skipped, like a codec the server does not know.
-    fn finish(self) -> Option<Media> {
+    fn finish(self, session_key: &Option<String>) -> Option<Media> {
         let format =
             MediaFormat::parse(self.pt, self.rtpmap.as_deref(), self.fmtp.as_deref()).ok()?;
         Some(Media {
             kind: self.kind,
             control: self.control,
             format,
+            profile: self.profile,
+            key_mgmt: self.key_mgmt.or_else(|| session_key.clone()),
         })
     }
 }
@@ -54,6 +64,7 @@ impl Section {
 pub fn parse(sdp: &[u8]) -> Result<Vec<Media>, SdpError> {
     let text = std::str::from_utf8(sdp).map_err(|_| SdpError::NotUtf8)?;
     let mut sections: Vec<Section> = Vec::new();
+    let mut session_key = None;
     for line in text.lines() {
         let line = line.trim();
         if let Some(m) = line.strip_prefix("m=") {
@@ -66,18 +77,34 @@ pub fn parse(sdp: &[u8]) -> Result<Vec<Media>, SdpError> {
                 return Err(bad());
             };
             let pt: u8 = pt.parse().ok().filter(|p| *p < 128).ok_or_else(bad)?;
+            let secure = parts
+                .get(2)
+                .is_some_and(|p| p.to_ascii_uppercase().starts_with("RTP/SAVP"));
             sections.push(Section {
                 kind: kind.to_string(),
                 pt,
                 rtpmap: None,
                 fmtp: None,
                 control: String::new(),
+                profile: if secure { Profile::Savp } else { Profile::Avp },
+                key_mgmt: None,
             });
             continue;
         }
+        let key = line
+            .strip_prefix("a=key-mgmt:")
+            .and_then(|v| v.trim().strip_prefix("mikey "))
+            .map(|v| v.trim().to_string());
         let Some(c) = sections.last_mut() else {
+            if key.is_some() {
+                session_key = key;
+            }
             continue;
         };
+        if key.is_some() {
+            c.key_mgmt = key;
+            continue;
+        }
         let pt = c.pt;
         let for_pt = |v: &str| -> Option<String> {
             let (p, rest) = v.split_once(' ')?;
@@ -98,11 +125,20 @@ pub fn parse(sdp: &[u8]) -> Result<Vec<Media>, SdpError> {
     if sections.is_empty() {
         return Err(SdpError::NoMedia);
     }
-    Ok(sections.into_iter().filter_map(Section::finish).collect())
+    Ok(sections
+        .into_iter()
+        .filter_map(|s| s.finish(&session_key))
+        .collect())
 }
 
 /// The description of a stream for DESCRIBE: one section per track, controls `trackID=N`.
-pub fn describe(sections: &[(bool, String)], session_name: &str) -> String {
+/// With [`Profile::Savp`], each section's attributes should include its `a=key-mgmt`.
+/// Sections are `(track index, video, attribute lines)`.
+pub fn describe(
+    sections: &[(usize, bool, String)],
+    session_name: &str,
+    profile: Profile,
+) -> String {
     let mut s = String::new();
     s.push_str("v=0\r\n");
     s.push_str("o=- 0 0 IN IP4 127.0.0.1\r\n");
@@ -110,14 +146,14 @@ pub fn describe(sections: &[(bool, String)], session_name: &str) -> String {
     s.push_str("c=IN IP4 0.0.0.0\r\n");
     s.push_str("t=0 0\r\n");
     s.push_str("a=control:*\r\n");
-    for (i, (video, attrs)) in sections.iter().enumerate() {
+    for (i, video, attrs) in sections {
         let pt = attrs
             .lines()
             .find_map(|l| l.strip_prefix("a=rtpmap:"))
             .and_then(|v| v.split(' ').next())
             .unwrap_or("96");
         let kind = if *video { "video" } else { "audio" };
-        s.push_str(&format!("m={kind} 0 RTP/AVP {pt}\r\n"));
+        s.push_str(&format!("m={kind} 0 {} {pt}\r\n", profile.name()));
         for l in attrs.lines() {
             if !l.trim().is_empty() {
                 s.push_str(l.trim());
@@ -145,9 +181,35 @@ mod tests {
         assert_eq!(m[0].format.clock_rate, 90000);
         assert!(m[0].format.fmtp.as_deref().unwrap().contains("sprop"));
         assert_eq!(m[1].format.encoding, "MPEG4-GENERIC");
+        assert_eq!((m[1].profile, &m[1].key_mgmt), (Profile::Avp, &None));
         assert_eq!(
             (m[1].format.clock_rate, m[1].format.channels),
             (48000, Some(2))
+        );
+    }
+
+    /// rtspclientsink's ANNOUNCE with `profiles=savp` (docs/srtp-rtsps.md 1.3).
+    #[test]
+    fn savp_with_mikey() {
+        let sdp = "v=0\r\na=key-mgmt:mikey U0VTU0lPTg==\r\nm=video 0 RTP/SAVP 96\r\na=rtpmap:96 H264/90000\r\na=control:stream=0\r\na=key-mgmt:mikey AQAFAJLz\r\nm=audio 0 RTP/SAVP 97\r\na=rtpmap:97 OPUS/48000/2\r\na=control:stream=1\r\n";
+        let m = parse(sdp.as_bytes()).unwrap();
+        assert_eq!(m[0].profile, Profile::Savp);
+        assert_eq!(m[0].key_mgmt.as_deref(), Some("AQAFAJLz"));
+        assert_eq!(m[1].key_mgmt.as_deref(), Some("U0VTU0lPTg=="));
+        let d = describe(
+            &[(
+                1,
+                true,
+                "a=rtpmap:96 H264/90000\na=key-mgmt:mikey AA==".into(),
+            )],
+            "S",
+            Profile::Savp,
+        );
+        assert!(d.contains("m=video 0 RTP/SAVP 96\r\n"));
+        assert!(d.contains("a=key-mgmt:mikey AA==\r\n"));
+        assert!(
+            d.contains("a=control:trackID=1\r\n"),
+            "the track's own index"
         );
     }
 

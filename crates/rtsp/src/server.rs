@@ -36,8 +36,10 @@ pub struct ServerConfig {
     pub udp: Option<Arc<UdpServer>>,
     /// UDP multicast (rtspTransports has `multicast`).
     pub multicast: Option<Arc<Multicast>>,
-    /// RTSPS: the TLS acceptor (RTP then goes interleaved in the TLS connection).
+    /// RTSPS: the TLS acceptor.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// RTSPS: SRTP keys of readers (shared with `multicast`); RTP/SAVP is refused without.
+    pub srtp: Option<Arc<crate::keys::SrtpKeys>>,
 }
 
 /// A connection's byte stream: TCP, or TLS over TCP.
@@ -101,6 +103,7 @@ async fn run_conn(
         udp: cfg.udp.as_ref().map(|u| (u.rtp_port, u.rtcp_port)),
         multicast: cfg.multicast.clone(),
         tls: cfg.tls.is_some(),
+        srtp: cfg.srtp.clone(),
     };
     let session = Session::new(
         scfg,

@@ -20,16 +20,19 @@ use ferrocast_core::{
     SessionRef, Track, Unit,
 };
 use ferrocast_rtp::rtcp::{self, RtcpPacket};
+use ferrocast_rtp::srtp::{MasterKey, SrtpReceiver, SrtpSender};
 use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::auth::Credentials;
 use crate::egress::{Delivery, Outbox, RtpSender};
 use crate::ingest::{InTrack, Ingest};
+use crate::keys::{PathKeys, SrtpKeys, SsrcLease};
 use crate::message::{self, MessageError, Request};
+use crate::mikey;
 use crate::multicast::{Group, Multicast, REPORT_PERIOD};
 use crate::sdp;
-use crate::transport::{self, Transport};
+use crate::transport::{self, Profile, Transport};
 use crate::udp::Datagram;
 
 /// The realm of authentication challenges.
@@ -52,8 +55,10 @@ pub struct SessionConfig {
     pub udp: Option<(u16, u16)>,
     /// UDP multicast (rtspTransports has `multicast`).
     pub multicast: Option<Arc<Multicast>>,
-    /// RTSPS (profile SAVP, session kind `rtspsSession`).
+    /// RTSPS (session kind `rtspsSession`): plain RTP only inside TLS, SRTP over UDP.
     pub tls: bool,
+    /// RTSPS: the SRTP keys of readers, per path (shared with the multicast group).
+    pub srtp: Option<Arc<SrtpKeys>>,
 }
 
 /// A UDP route: datagrams from this client address (on the RTCP port or not) belong to
@@ -82,7 +87,18 @@ enum Role {
         group: Option<Arc<Group>>,
         /// Latest cumulative loss each receiver report gave, per SSRC.
         reported_lost: Vec<(u32, i32)>,
+        /// SRTP: the keys of the client's RTCP, per track.
+        srtp_in: Vec<(usize, SrtpReceiver)>,
+        /// SRTP: the SSRCs our tracks send as.
+        leases: Vec<SsrcLease>,
     },
+}
+
+/// What a DESCRIBE on an RTSPS connection promised: the path's keys and an SSRC per
+/// track, announced in `a=key-mgmt` and used by the SETUPs that follow.
+struct Offer {
+    keys: Arc<PathKeys>,
+    ssrcs: Vec<(usize, SsrcLease)>,
 }
 
 /// One RTSP connection's session.
@@ -104,6 +120,10 @@ pub struct Session {
     ssrc: u32,
     /// The nonce of Digest challenges on this connection.
     nonce: String,
+    /// RTSPS readers: the keys the last DESCRIBE announced.
+    offer: Option<Offer>,
+    /// RTSPS publishers: our key, for our receiver reports.
+    srtp_key: Option<MasterKey>,
 }
 
 impl Session {
@@ -129,6 +149,8 @@ impl Session {
             last_input: now,
             next_report: None,
             nonce,
+            offer: None,
+            srtp_key: None,
         }
     }
 
@@ -446,12 +468,42 @@ impl Session {
         };
         let tracks = reader.stream().source_tracks();
         drop(reader);
-        let sections = describe_sections(&tracks);
+        let mut sections = describe_sections(&tracks);
         if sections.is_empty() {
             self.respond(&req, 404, &[], b"");
             return Err("the stream has no track RTSP can carry".into());
         }
-        let body = sdp::describe(&sections, "Stream");
+        // RTSPS: SRTP with the path's keys. rtspsrc reads keys only here, so every track
+        // gets its key and SSRC now, and the SETUPs use them.
+        let profile = match &self.cfg.srtp {
+            Some(all) => {
+                let keys = all.path(&access.path);
+                let running = self
+                    .cfg
+                    .multicast
+                    .as_ref()
+                    .and_then(|m| m.running_group(&access.path));
+                let mut ssrcs = Vec::new();
+                for (index, _, attrs) in &mut sections {
+                    let lease = keys.lease_ssrc();
+                    let mut map = vec![(lease.ssrc, 0)];
+                    // A multicast group already sending: its SSRC and rollover counter.
+                    if let Some(g) = &running {
+                        if let Some(s) = g.stream(*index) {
+                            map.push(s);
+                        }
+                    }
+                    let msg = mikey::encode(&keys.key(*index), &map);
+                    attrs.push('\n');
+                    attrs.push_str(&mikey::sdp_attribute(&msg));
+                    ssrcs.push((*index, lease));
+                }
+                self.offer = Some(Offer { keys, ssrcs });
+                Profile::Savp
+            }
+            None => Profile::Avp,
+        };
+        let body = sdp::describe(&sections, "Stream", profile);
         let base = if req.uri.ends_with('/') {
             req.uri.clone()
         } else {
@@ -487,9 +539,43 @@ impl Session {
             }
         };
         let mut tracks = Vec::new();
+        let mut key_mgmt = Vec::new();
         for m in medias {
+            let mut srtp_in = None;
+            if m.profile == Profile::Savp {
+                if self.cfg.srtp.is_none() {
+                    self.respond(&req, 400, &[], b"RTP/SAVP needs RTSPS");
+                    return Err(
+                        "SRTP media announced on plain RTSP (keys would travel in clear text)"
+                            .into(),
+                    );
+                }
+                // The key comes here (rtspclientsink) or in the SETUP (gortsplib).
+                if let Some(b64) = &m.key_mgmt {
+                    match mikey::from_base64(b64) {
+                        Ok(k) => srtp_in = Some(SrtpReceiver::new(&k.key, &k.streams)),
+                        Err(e) => {
+                            self.respond(&req, 400, &[], e.to_string().as_bytes());
+                            return Err(format!("invalid a=key-mgmt in ANNOUNCE: {e}"));
+                        }
+                    }
+                }
+                // Our key for receiver reports, one KeyMgmt per media (rtspclientsink
+                // reads it from this answer).
+                let key = self.srtp_key.get_or_insert_with(MasterKey::random).clone();
+                let uri = if m.control.contains("://") {
+                    m.control.clone()
+                } else {
+                    format!("{}/{}", req.uri.trim_end_matches('/'), m.control)
+                };
+                let msg = mikey::encode(&key, &[(self.ssrc, 0)]);
+                key_mgmt.push(("KeyMgmt", mikey::key_mgmt_header(&uri, &msg)));
+            }
             match InTrack::new(m.control, &m.format) {
-                Ok(t) => tracks.push(t),
+                Ok(mut t) => {
+                    t.srtp_in = srtp_in;
+                    tracks.push(t)
+                }
                 Err(e) => {
                     info!(
                         "{} conn {}: announced {} track {:?} skipped: {e}",
@@ -507,8 +593,9 @@ impl Session {
             query: access.query,
             tracks,
         };
-        let s = self.session_header_new();
-        self.respond(&req, 200, &s, b"");
+        let mut h = self.session_header_new();
+        h.extend(key_mgmt);
+        self.respond(&req, 200, &h, b"");
         Ok(())
     }
 
@@ -517,14 +604,29 @@ impl Session {
         self.session_header()
     }
 
-    /// The transport to use among those the client offered, per rtspTransports.
-    fn choose_transport(&self, header: &str, next_channel: u8, record: bool) -> Option<Transport> {
+    /// The transport to use among those the client offered, per rtspTransports. On RTSPS,
+    /// UDP and multicast need SRTP while TCP may carry either (ffmpeg sends plain RTP
+    /// inside TLS); plain RTSP refuses SRTP, whose keys would travel in clear text.
+    fn choose_transport(
+        &self,
+        header: &str,
+        next_channel: u8,
+        record: bool,
+    ) -> Option<(Transport, Profile)> {
+        let secure = self.cfg.srtp.is_some();
         transport::parse_all(header, next_channel)
             .into_iter()
-            .find(|t| match t {
-                Transport::Interleaved { .. } => self.cfg.tcp,
-                Transport::Udp { .. } => self.cfg.udp.is_some(),
-                Transport::Multicast => !record && self.cfg.multicast.is_some(),
+            .find(|(t, p)| {
+                let allowed = match t {
+                    Transport::Interleaved { .. } => self.cfg.tcp,
+                    Transport::Udp { .. } => self.cfg.udp.is_some(),
+                    Transport::Multicast => !record && self.cfg.multicast.is_some(),
+                };
+                let profile_ok = match p {
+                    Profile::Savp => secure,
+                    Profile::Avp => !self.cfg.tls || matches!(t, Transport::Interleaved { .. }),
+                };
+                allowed && profile_ok
             })
     }
 
@@ -542,11 +644,17 @@ impl Session {
 
     /// The delivery, the Transport answer and the API transport name of a TCP or UDP
     /// transport for track `idx`; `None` for multicast or UDP without the UDP listener.
-    fn unicast(&mut self, t: Transport, idx: usize) -> Option<(Delivery, String, &'static str)> {
+    fn unicast(
+        &mut self,
+        t: Transport,
+        profile: Profile,
+        idx: usize,
+    ) -> Option<(Delivery, String, &'static str)> {
+        let proto = profile.name();
         match t {
             Transport::Interleaved { rtp, rtcp } => Some((
                 Delivery::Tcp { rtp, rtcp },
-                format!("RTP/AVP/TCP;unicast;interleaved={rtp}-{rtcp}"),
+                format!("{proto}/TCP;unicast;interleaved={rtp}-{rtcp}"),
                 "TCP",
             )),
             Transport::Udp {
@@ -556,7 +664,7 @@ impl Session {
                 let (sp, sc) = self.cfg.udp?;
                 let d = self.udp_delivery(client_rtp, client_rtcp, idx)?;
                 let answer = format!(
-                    "RTP/AVP;unicast;client_port={client_rtp}-{client_rtcp};server_port={sp}-{sc}"
+                    "{proto};unicast;client_port={client_rtp}-{client_rtcp};server_port={sp}-{sc}"
                 );
                 Some((d, answer, "UDP"))
             }
@@ -564,10 +672,21 @@ impl Session {
         }
     }
 
-    fn set_transport(&self, t: &str) {
+    fn set_transport(&self, t: &str, profile: Profile) {
         let mut d = self.info.details.lock();
         d.transport = t.to_string();
-        d.profile = if self.cfg.tls { "SAVP" } else { "AVP" }.into();
+        d.profile = profile.api_name().into();
+    }
+
+    /// The client's SRTP key from a SETUP's `KeyMgmt` header, if it sent one.
+    fn client_key(req: &Request) -> Option<Result<mikey::Mikey, mikey::MikeyError>> {
+        let all: Vec<&str> = req
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("KeyMgmt"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        (!all.is_empty()).then(|| mikey::parse_key_mgmt(&all.join(","), &req.uri))
     }
 
     fn setup(&mut self, req: Request) -> Result<(), String> {
@@ -599,19 +718,52 @@ impl Session {
             self.respond(&req, 404, &[], b"");
             return Ok(());
         };
-        let chosen = self.choose_transport(th, next, true);
-        let Some((delivery, answer, name)) = chosen.and_then(|t| self.unicast(t, idx)) else {
+        let Some((t, profile)) = self.choose_transport(th, next, true) else {
             self.respond(&req, 461, &[], b"");
             return Ok(());
         };
+        // SRTP: the client's key, from this SETUP or else from the ANNOUNCE.
+        let client_key = match profile {
+            Profile::Savp => match Self::client_key(&req) {
+                Some(Ok(k)) => Some(SrtpReceiver::new(&k.key, &k.streams)),
+                Some(Err(e)) => {
+                    self.respond(&req, 400, &[], e.to_string().as_bytes());
+                    return Err(format!("invalid KeyMgmt in SETUP: {e}"));
+                }
+                None => None,
+            },
+            Profile::Avp => None,
+        };
+        if let (Profile::Savp, None, Role::Announced { tracks, .. }) =
+            (profile, &client_key, &self.role)
+        {
+            if tracks[idx].srtp_in.is_none() {
+                self.respond(&req, 400, &[], b"no SRTP key (KeyMgmt or a=key-mgmt)");
+                return Err("RTP/SAVP SETUP without a key".into());
+            }
+        }
+        let Some((delivery, answer, name)) = self.unicast(t, profile, idx) else {
+            self.respond(&req, 461, &[], b"");
+            return Ok(());
+        };
+        let mut h = vec![("Transport", answer)];
+        if profile == Profile::Savp {
+            let key = self.srtp_key.get_or_insert_with(MasterKey::random).clone();
+            let msg = mikey::encode(&key, &[(self.ssrc, 0)]);
+            h.push(("KeyMgmt", mikey::key_mgmt_header(&req.uri, &msg)));
+        }
         let Role::Announced { tracks, .. } = &mut self.role else {
             return Ok(());
         };
-        tracks[idx].set_delivery(delivery);
-        self.set_transport(name);
-        let s = self.session_header_new();
-        let mut h = vec![("Transport", answer)];
-        h.extend(s);
+        let track = &mut tracks[idx];
+        track.set_delivery(delivery);
+        match (profile, client_key) {
+            (Profile::Avp, _) => track.srtp_in = None,
+            (Profile::Savp, Some(k)) => track.srtp_in = Some(k),
+            (Profile::Savp, None) => {}
+        }
+        self.set_transport(name, profile);
+        h.extend(self.session_header_new());
         self.respond(&req, 200, &h, b"");
         Ok(())
     }
@@ -621,9 +773,18 @@ impl Session {
             Role::Reading { sender, .. } => sender.tracks.len() as u8 * 2,
             _ => 0,
         };
-        let Some(transport) = self.choose_transport(th, next, false) else {
+        let Some((transport, profile)) = self.choose_transport(th, next, false) else {
             self.respond(&req, 461, &[], b"");
             return Ok(());
+        };
+        let client_key = match (profile, Self::client_key(&req)) {
+            (Profile::Savp, Some(Ok(k))) => Some(SrtpReceiver::new(&k.key, &k.streams)),
+            (Profile::Savp, Some(Err(e))) => {
+                self.respond(&req, 400, &[], e.to_string().as_bytes());
+                return Err(format!("invalid KeyMgmt in SETUP: {e}"));
+            }
+            // Without it, the client's RTCP cannot be read, and is dropped.
+            _ => None,
         };
         let access = self.access(&req, Action::Read)?;
         if matches!(self.role, Role::Idle) {
@@ -640,6 +801,8 @@ impl Session {
                 drops: Default::default(),
                 group: None,
                 reported_lost: Vec::new(),
+                srtp_in: Vec::new(),
+                leases: Vec::new(),
             };
         }
         let (source, index) = match &self.role {
@@ -655,7 +818,7 @@ impl Session {
         };
         let (delivery, mut answer, name) = match transport {
             Transport::Interleaved { .. } | Transport::Udp { .. } => {
-                match self.unicast(transport, index) {
+                match self.unicast(transport, profile, index) {
                     Some(x) => x,
                     None => {
                         self.respond(&req, 461, &[], b"");
@@ -691,7 +854,8 @@ impl Session {
                     return Ok(());
                 };
                 let answer = format!(
-                    "RTP/AVP;multicast;destination={ip};port={}-{};ttl=16;ssrc={:08X}",
+                    "{};multicast;destination={ip};port={}-{};ttl=16;ssrc={:08X}",
+                    profile.name(),
                     mc.rtp_port,
                     mc.rtcp_port,
                     group.ssrc.get(index).copied().unwrap_or_default()
@@ -704,19 +868,66 @@ impl Session {
         };
         let seed = crate::egress::random_seed();
         let multicast = delivery == Delivery::Multicast;
-        let Role::Reading { sender, .. } = &mut self.role else {
+        // SRTP: the path's key for this track and the SSRC DESCRIBE announced with it
+        // (or a new one, for clients that SETUP without DESCRIBE on this connection).
+        let mut secure = None;
+        if profile == Profile::Savp && !multicast {
+            let Some(all) = self.cfg.srtp.clone() else {
+                self.respond(&req, 461, &[], b"");
+                return Ok(());
+            };
+            let offer = self.offer.as_mut().filter(|o| o.keys.path == access.path);
+            let lease = match offer {
+                Some(o) => match o.ssrcs.iter().position(|(i, _)| *i == index) {
+                    Some(p) => o.ssrcs.swap_remove(p).1,
+                    None => o.keys.lease_ssrc(),
+                },
+                None => all.path(&access.path).lease_ssrc(),
+            };
+            secure = Some(lease);
+        }
+        let group_stream = match &self.role {
+            Role::Reading { group: Some(g), .. } if multicast => g.stream(index),
+            _ => None,
+        };
+        let Role::Reading {
+            sender,
+            srtp_in,
+            leases,
+            ..
+        } = &mut self.role
+        else {
             return Ok(());
         };
         let Some(out) = sender.add_track(&track, index, delivery, seed) else {
             self.respond(&req, 404, &[], b"");
             return Ok(());
         };
+        let mut key_mgmt = None;
+        if let Some(lease) = secure {
+            let key = lease.keys.key(index);
+            out.secure(lease.ssrc, SrtpSender::new(&key));
+            key_mgmt = Some(mikey::encode(&key, &[(lease.ssrc, 0)]));
+            leases.push(lease);
+        } else if profile == Profile::Savp {
+            if let (Some((ssrc, roc)), Some(all)) = (group_stream, &self.cfg.srtp) {
+                let key = all.path(&access.path).key(index);
+                key_mgmt = Some(mikey::encode(&key, &[(ssrc, roc)]));
+            }
+        }
+        srtp_in.retain(|(i, _)| *i != index);
+        if let Some(k) = client_key {
+            srtp_in.push((index, k));
+        }
         if !multicast {
             answer.push_str(&format!(";ssrc={:08X}", out.ssrc));
         }
-        self.set_transport(name);
+        self.set_transport(name, profile);
         let s = self.session_header();
         let mut h = vec![("Transport", answer)];
+        if let Some(msg) = key_mgmt {
+            h.push(("KeyMgmt", mikey::key_mgmt_header(&req.uri, &msg)));
+        }
         h.extend(s);
         self.respond(&req, 200, &h, b"");
         Ok(())
@@ -804,7 +1015,10 @@ impl Session {
             Ok(p) => p,
             Err(e) => return self.refuse(&req, &e),
         };
-        let ingest = Ingest::new(tracks, self.ssrc);
+        let mut ingest = Ingest::new(tracks, self.ssrc);
+        if ingest.tracks.iter().any(|t| t.srtp_in.is_some()) {
+            ingest.srtp_out = self.srtp_key.as_ref().map(SrtpSender::new);
+        }
         let bus = ingest.bus_tracks();
         let codecs: Vec<_> = bus.iter().map(|t| t.codec.api_name()).collect();
         if let Err(e) = publisher.start(bus) {
@@ -876,6 +1090,35 @@ impl Session {
             ingest.on_rtcp(track, data, counters);
             return;
         }
+        // A reader's RTCP over SRTP: with the key of its SETUP, else unreadable.
+        let plain;
+        let data = match &mut self.role {
+            Role::Reading {
+                srtp_in, sender, ..
+            } if sender
+                .tracks
+                .iter()
+                .any(|t| t.index == track && t.is_secure()) =>
+            {
+                let r = srtp_in
+                    .iter_mut()
+                    .find(|(i, _)| *i == track)
+                    .map(|(_, k)| k.unprotect_rtcp(data));
+                match r {
+                    Some(Ok(p)) => {
+                        plain = p;
+                        &plain[..]
+                    }
+                    _ => {
+                        counters
+                            .inbound_rtcp_packets_in_error
+                            .fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            }
+            _ => data,
+        };
         for p in rtcp::packets(data) {
             match p {
                 Ok(p) => {
@@ -951,14 +1194,14 @@ impl Session {
     }
 }
 
-/// `(video, SDP attribute lines)` per track RTSP can carry, in track order.
-fn describe_sections(tracks: &[Track]) -> Vec<(bool, String)> {
+/// `(track index, video, SDP attribute lines)` per track RTSP can carry, in track order.
+fn describe_sections(tracks: &[Track]) -> Vec<(usize, bool, String)> {
     tracks
         .iter()
         .enumerate()
         .filter_map(|(i, t)| {
             let fmt = ferrocast_rtp::format_for_track(t, 96 + i as u8)?;
-            Some((t.codec.is_video(), ferrocast_rtp::sdp_attributes(&fmt)))
+            Some((i, t.codec.is_video(), ferrocast_rtp::sdp_attributes(&fmt)))
         })
         .collect()
 }

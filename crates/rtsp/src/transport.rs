@@ -11,17 +11,53 @@ pub enum Transport {
     Multicast,
 }
 
-/// The first transport in `header` we can serve (clients may list several, comma-separated).
-pub fn parse(header: &str, next_channel: u8) -> Option<Transport> {
-    parse_all(header, next_channel).into_iter().next()
+/// The RTP profile of a transport: plain RTP, or SRTP (RFC 3711).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Avp,
+    Savp,
 }
 
-/// Every transport in `header` we could serve, in the client's order of preference.
-pub fn parse_all(header: &str, next_channel: u8) -> Vec<Transport> {
+impl Profile {
+    /// As in `Transport` headers and SDP `m=` lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Avp => "RTP/AVP",
+            Profile::Savp => "RTP/SAVP",
+        }
+    }
+
+    /// As the API shows it.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Profile::Avp => "AVP",
+            Profile::Savp => "SAVP",
+        }
+    }
+}
+
+/// The first transport in `header` we can serve (clients may list several, comma-separated).
+pub fn parse(header: &str, next_channel: u8) -> Option<Transport> {
+    parse_all(header, next_channel)
+        .into_iter()
+        .next()
+        .map(|(t, _)| t)
+}
+
+/// Every transport in `header` we could serve, with its profile, in the client's order
+/// of preference.
+pub fn parse_all(header: &str, next_channel: u8) -> Vec<(Transport, Profile)> {
     let mut out = Vec::new();
     for spec in header.split(',').take(16) {
         let mut params = spec.split(';').map(str::trim);
         let proto = params.next().unwrap_or_default().to_ascii_uppercase();
+        let (profile, lower) = match proto.as_str() {
+            "RTP/AVP" | "RTP/AVP/UDP" => (Profile::Avp, "UDP"),
+            "RTP/AVP/TCP" => (Profile::Avp, "TCP"),
+            "RTP/SAVP" | "RTP/SAVP/UDP" => (Profile::Savp, "UDP"),
+            "RTP/SAVP/TCP" => (Profile::Savp, "TCP"),
+            _ => continue,
+        };
         let params: Vec<&str> = params.collect();
         let get = |k: &str| {
             params.iter().find_map(|p| {
@@ -38,7 +74,7 @@ pub fn parse_all(header: &str, next_channel: u8) -> Vec<Transport> {
             };
             Some((a, b))
         };
-        if proto == "RTP/AVP/TCP" {
+        if lower == "TCP" {
             let (rtp, rtcp) = match get("interleaved") {
                 Some(v) => match pair(v) {
                     Some(p) => p,
@@ -49,28 +85,32 @@ pub fn parse_all(header: &str, next_channel: u8) -> Vec<Transport> {
             if rtp > 255 || rtcp > 255 {
                 continue;
             }
-            out.push(Transport::Interleaved {
-                rtp: rtp as u8,
-                rtcp: rtcp as u8,
-            });
+            out.push((
+                Transport::Interleaved {
+                    rtp: rtp as u8,
+                    rtcp: rtcp as u8,
+                },
+                profile,
+            ));
             continue;
         }
-        if proto == "RTP/AVP" || proto == "RTP/AVP/UDP" {
-            if params.iter().any(|p| p.eq_ignore_ascii_case("multicast")) {
-                out.push(Transport::Multicast);
-                continue;
-            }
-            let Some((a, b)) = get("client_port").and_then(pair) else {
-                continue;
-            };
-            if a == 0 || a > 65535 || b > 65535 {
-                continue;
-            }
-            out.push(Transport::Udp {
+        if params.iter().any(|p| p.eq_ignore_ascii_case("multicast")) {
+            out.push((Transport::Multicast, profile));
+            continue;
+        }
+        let Some((a, b)) = get("client_port").and_then(pair) else {
+            continue;
+        };
+        if a == 0 || a > 65535 || b > 65535 {
+            continue;
+        }
+        out.push((
+            Transport::Udp {
                 client_rtp: a as u16,
                 client_rtcp: b as u16,
-            });
-        }
+            },
+            profile,
+        ));
     }
     out
 }
@@ -115,13 +155,44 @@ mod tests {
                 2
             ),
             vec![
-                Transport::Udp {
-                    client_rtp: 5000,
-                    client_rtcp: 5001
-                },
-                Transport::Interleaved { rtp: 2, rtcp: 3 }
+                (
+                    Transport::Udp {
+                        client_rtp: 5000,
+                        client_rtcp: 5001
+                    },
+                    Profile::Avp
+                ),
+                (Transport::Interleaved { rtp: 2, rtcp: 3 }, Profile::Avp)
             ]
         );
         assert!(is_record("RTP/AVP/TCP;unicast;interleaved=0-1;mode=record"));
+    }
+
+    /// What GStreamer and ffmpeg send to an RTSPS server (docs/srtp-rtsps.md 1.1).
+    #[test]
+    fn secure_profiles() {
+        let udp = |a, b| Transport::Udp {
+            client_rtp: a,
+            client_rtcp: b,
+        };
+        assert_eq!(
+            parse_all("RTP/SAVP;unicast;client_port=33548-33549", 0),
+            vec![(udp(33548, 33549), Profile::Savp)]
+        );
+        assert_eq!(
+            parse_all("RTP/SAVP/TCP;unicast;interleaved=0-1", 0),
+            vec![(Transport::Interleaved { rtp: 0, rtcp: 1 }, Profile::Savp)]
+        );
+        let sink = "RTP/SAVP/UDP;unicast;client_port=38288-38289;mode=RECORD";
+        assert_eq!(parse_all(sink, 0), vec![(udp(38288, 38289), Profile::Savp)]);
+        assert!(is_record(sink));
+        assert_eq!(
+            parse_all("RTP/SAVP;multicast", 0),
+            vec![(Transport::Multicast, Profile::Savp)]
+        );
+        assert_eq!(
+            parse_all("RTP/AVP/TCP;unicast;interleaved=0-1", 0)[0].1,
+            Profile::Avp
+        );
     }
 }

@@ -124,6 +124,7 @@ impl Replay {
             udp: Some(cap.server_ports().unwrap_or((8000, 8001))),
             multicast,
             tls: false,
+            srtp: None,
         };
         let nonce = cap.nonce().unwrap_or_else(Session::random_nonce);
         let session = Session::new(cfg, info.clone(), peer, nonce, Instant::now());
@@ -470,7 +471,7 @@ async fn gstreamer_reads_over_multicast() {
             p.split_once('-')?.0.parse::<u16>().ok()
         })
         .expect("a multicast port in the capture");
-    let mc = ferrocast_rtsp::Multicast::new("224.1.0.0/16", port, port + 1)
+    let mc = ferrocast_rtsp::Multicast::new("224.1.0.0/16", port, port + 1, None)
         .await
         .expect("multicast socket");
     let r = read("gst-read-multicast", Some(mc));

@@ -114,27 +114,64 @@ async fn bind(what: &str, addr: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("{what}: cannot listen on {addr}"))
 }
 
-/// Starts the RTSP listener and, per `rtspTransports`, the UDP and multicast senders.
+/// Starts the RTSP listener (or, `secure`, the RTSPS one) and, per `rtspTransports`, its
+/// UDP sockets and multicast sender. RTSPS sends SRTP over UDP and multicast, on the
+/// SRTP ports, with keys exchanged in MIKEY inside TLS; over TCP it serves SRTP or plain
+/// RTP inside TLS, whichever the client asks for.
 async fn start_rtsp(
     conf: &Conf,
     paths: &Arc<PathManager>,
     conns: &Arc<ConnRegistry>,
     shutdown: &CancellationToken,
+    secure: bool,
 ) -> anyhow::Result<()> {
     use ferrocast_conf::RtspTransport;
-    let l = bind("RTSP", &conf.rtsp_address).await?;
+    let (name, address, rtp_address, rtcp_address, mc_rtp, mc_rtcp) = if secure {
+        (
+            "RTSPS",
+            &conf.rtsps_address,
+            &conf.srtp_address,
+            &conf.srtcp_address,
+            conf.multicast_srtp_port,
+            conf.multicast_srtcp_port,
+        )
+    } else {
+        (
+            "RTSP",
+            &conf.rtsp_address,
+            &conf.rtp_address,
+            &conf.rtcp_address,
+            conf.multicast_rtp_port,
+            conf.multicast_rtcp_port,
+        )
+    };
+    let (tls, srtp) = if secure {
+        let tls = ferrocast_core::tls::acceptor(&conf.rtsp_server_cert, &conf.rtsp_server_key)
+            .map_err(|e| anyhow!("RTSPS: {e}"))?;
+        (Some(tls), Some(ferrocast_rtsp::keys::SrtpKeys::new()))
+    } else {
+        (None, None)
+    };
+    let l = bind(name, address).await?;
     let has = |t: RtspTransport| conf.rtsp_transports.contains(&t);
+    let (rtp, rtcp) = if secure {
+        ("SRTP", "SRTCP")
+    } else {
+        ("RTP", "RTCP")
+    };
     let udp = if has(RtspTransport::Udp) {
-        let rtp = listen_addr(&conf.rtp_address)?;
-        let rtcp = listen_addr(&conf.rtcp_address)?;
-        let u = ferrocast_rtsp::UdpServer::bind(rtp, rtcp)
-            .await
-            .with_context(|| {
-                format!(
-                    "RTSP: cannot listen on rtpAddress {} / rtcpAddress {} (UDP)",
-                    conf.rtp_address, conf.rtcp_address
-                )
-            })?;
+        let u = ferrocast_rtsp::UdpServer::bind(
+            listen_addr(rtp_address)?,
+            listen_addr(rtcp_address)?,
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "{name}: cannot listen on {}Address {rtp_address} / {}Address {rtcp_address} (UDP)",
+                rtp.to_lowercase(),
+                rtcp.to_lowercase()
+            )
+        })?;
         u.spawn(shutdown.clone());
         Some(u)
     } else {
@@ -142,75 +179,41 @@ async fn start_rtsp(
     };
     let multicast = if has(RtspTransport::Multicast) {
         Some(
-            ferrocast_rtsp::Multicast::new(
-                &conf.multicast_ip_range,
-                conf.multicast_rtp_port,
-                conf.multicast_rtcp_port,
-            )
-            .await
-            .map_err(|e| anyhow!("RTSP: {e}"))?,
+            ferrocast_rtsp::Multicast::new(&conf.multicast_ip_range, mc_rtp, mc_rtcp, srtp.clone())
+                .await
+                .map_err(|e| anyhow!("{name}: {e}"))?,
         )
     } else {
         None
     };
     let mut what = vec![];
     if has(RtspTransport::Tcp) {
-        what.push("TCP".to_string());
+        what.push(if secure { "TCP/TLS" } else { "TCP" }.to_string());
     }
     if udp.is_some() {
         what.push(format!(
-            "UDP/RTP {}, UDP/RTCP {}",
-            conf.rtp_address, conf.rtcp_address
+            "UDP/{rtp} {rtp_address}, UDP/{rtcp} {rtcp_address}"
         ));
     }
     if multicast.is_some() {
         what.push(format!(
-            "multicast {} ports {}/{}",
-            conf.multicast_ip_range, conf.multicast_rtp_port, conf.multicast_rtcp_port
+            "multicast{} {} ports {mc_rtp}/{mc_rtcp}",
+            if secure { " SRTP" } else { "" },
+            conf.multicast_ip_range
         ));
     }
-    info!(
-        "RTSP listener opened on {} ({})",
-        conf.rtsp_address,
-        what.join(", ")
-    );
+    info!("{name} listener opened on {address} ({})", what.join(", "));
     let cfg = ferrocast_rtsp::ServerConfig {
         paths: paths.clone(),
         conns: conns.clone(),
         read_timeout: conf.read_timeout,
         write_timeout: conf.write_timeout,
-        scheme: "rtsp",
+        scheme: if secure { "rtsps" } else { "rtsp" },
         tcp: has(RtspTransport::Tcp),
         udp,
         multicast,
-        tls: None,
-    };
-    tokio::spawn(ferrocast_rtsp::serve(l, cfg, shutdown.clone()));
-    Ok(())
-}
-
-/// Starts the RTSPS listener (`rtspEncryption: optional|strict`): RTP goes interleaved in
-/// the TLS connection (SRTP over UDP is not implemented: UDP SETUPs get 461).
-async fn start_rtsps(
-    conf: &Conf,
-    paths: &Arc<PathManager>,
-    conns: &Arc<ConnRegistry>,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<()> {
-    let tls = ferrocast_core::tls::acceptor(&conf.rtsp_server_cert, &conf.rtsp_server_key)
-        .map_err(|e| anyhow!("RTSPS: {e}"))?;
-    let l = bind("RTSPS", &conf.rtsps_address).await?;
-    info!("RTSPS listener opened on {} (TCP/TLS)", conf.rtsps_address);
-    let cfg = ferrocast_rtsp::ServerConfig {
-        paths: paths.clone(),
-        conns: conns.clone(),
-        read_timeout: conf.read_timeout,
-        write_timeout: conf.write_timeout,
-        scheme: "rtsps",
-        tcp: true,
-        udp: None,
-        multicast: None,
-        tls: Some(tls),
+        tls,
+        srtp,
     };
     tokio::spawn(ferrocast_rtsp::serve(l, cfg, shutdown.clone()));
     Ok(())
@@ -378,10 +381,10 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
     let rtsp_conns = ConnRegistry::new();
     let rtsps_conns = ConnRegistry::new();
     if conf.rtsp && conf.rtsp_encryption != Encryption::Strict {
-        start_rtsp(&conf, &servers.paths, &rtsp_conns, &shutdown).await?;
+        start_rtsp(&conf, &servers.paths, &rtsp_conns, &shutdown, false).await?;
     }
     if conf.rtsp && conf.rtsp_encryption != Encryption::No {
-        start_rtsps(&conf, &servers.paths, &rtsps_conns, &shutdown).await?;
+        start_rtsp(&conf, &servers.paths, &rtsps_conns, &shutdown, true).await?;
     }
 
     let webrtc_sessions = ConnRegistry::new();
