@@ -81,6 +81,10 @@ pub const IMPLEMENTED_GLOBAL_KEYS: &[&str] = &[
     "multicastIPRange",
     "multicastRTPPort",
     "multicastRTCPPort",
+    "srtpAddress",
+    "srtcpAddress",
+    "multicastSRTPPort",
+    "multicastSRTCPPort",
     "pathDefaults",
     "paths",
 ];

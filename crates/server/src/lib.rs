@@ -160,18 +160,16 @@ async fn start_rtsp(
         ("RTP", "RTCP")
     };
     let udp = if has(RtspTransport::Udp) {
-        let u = ferrocast_rtsp::UdpServer::bind(
-            listen_addr(rtp_address)?,
-            listen_addr(rtcp_address)?,
-        )
-        .await
-        .with_context(|| {
-            format!(
+        let u =
+            ferrocast_rtsp::UdpServer::bind(listen_addr(rtp_address)?, listen_addr(rtcp_address)?)
+                .await
+                .with_context(|| {
+                    format!(
                 "{name}: cannot listen on {}Address {rtp_address} / {}Address {rtcp_address} (UDP)",
                 rtp.to_lowercase(),
                 rtcp.to_lowercase()
             )
-        })?;
+                })?;
         u.spawn(shutdown.clone());
         Some(u)
     } else {
