@@ -54,7 +54,7 @@ pub fn require_gst_element(element: &str) {
     assert!(
         out.status.success(),
         "GStreamer element `{element}` is missing: install gstreamer1.0-plugins-base, \
-         gstreamer1.0-plugins-good, gstreamer1.0-plugins-bad, gstreamer1.0-libav and gstreamer1.0-rtsp"
+         gstreamer1.0-plugins-good, gstreamer1.0-plugins-bad, gstreamer1.0-plugins-ugly, gstreamer1.0-libav and gstreamer1.0-rtsp"
     );
 }
 

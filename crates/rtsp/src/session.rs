@@ -75,7 +75,7 @@ enum Role {
     },
     Publishing {
         publisher: Publisher,
-        ingest: Ingest,
+        ingest: Box<Ingest>,
     },
     /// After the first SETUP of a reader.
     Reading {
@@ -1015,7 +1015,7 @@ impl Session {
             Ok(p) => p,
             Err(e) => return self.refuse(&req, &e),
         };
-        let mut ingest = Ingest::new(tracks, self.ssrc);
+        let mut ingest = Box::new(Ingest::new(tracks, self.ssrc));
         if ingest.tracks.iter().any(|t| t.srtp_in.is_some()) {
             ingest.srtp_out = self.srtp_key.as_ref().map(SrtpSender::new);
         }
