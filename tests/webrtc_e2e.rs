@@ -607,3 +607,59 @@ fn inconsistent_offer_gets_400() {
     );
     assert!(v["video_frames"].as_u64().unwrap_or(0) > 10, "{v}");
 }
+
+/// A WHEP reader's keyframe requests reach the WHIP publisher as RTCP PLI, at most twice a
+/// second: aiortc reads and sends 20 PLIs in 4 s, and its publisher (aiortc too) is asked
+/// for keyframes in that window far more often than the ingest's own requests (one per
+/// 2 s without a keyframe) would.
+#[test]
+fn reader_keyframe_requests_reach_the_whip_publisher() {
+    let rig = Rig::start("pli");
+    let mut cmd = Command::new(aiortc_python());
+    cmd.arg(client_script())
+        .args(["whip", &rig.url("kf/whip"), "--seconds", "14"]);
+    let mut publisher = Proc::spawn("aiortc-whip", cmd, &rig.dir);
+    wait_for(READY, || {
+        if !publisher.is_alive() {
+            panic!("the WHIP publisher exited early:\n{}", publisher.output());
+        }
+        rig.paths.get("kf").filter(|p| p.ready)
+    })
+    .unwrap_or_else(|| panic!("WHIP publish did not make the path ready"));
+    let v = run_client(
+        &["whep", &rig.url("kf/whep"), "--seconds", "6", "--pli", "20"],
+        Duration::from_secs(60),
+    );
+    assert_decoded(&v, 30);
+    let times = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default()
+    };
+    let plis = times(&v["plis"]);
+    assert_eq!(plis.len(), 20, "{v}");
+    publisher.wait_timeout(Duration::from_secs(30));
+    let out = publisher.output();
+    let result: Value = out
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no result from the WHIP publisher:\n{out}"));
+    let asked = times(&result["keyframe_requests"]);
+    let (first, last) = (plis[0], plis[plis.len() - 1]);
+    let during = asked
+        .iter()
+        .filter(|t| **t >= first && **t <= last + 0.5)
+        .count();
+    eprintln!(
+        "the publisher was asked for {} keyframes, {during} while the reader sent PLIs \
+         ({:.1} s)",
+        asked.len(),
+        last - first
+    );
+    assert!(
+        during >= 5,
+        "{during} keyframe requests reached the publisher during {:.1} s of reader PLIs: {result}",
+        last - first
+    );
+}

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """WHEP reader and WHIP publisher on aiortc, for Ferrocast's end-to-end tests.
 
-  client.py whep URL [--seconds S]          read, decode, print one JSON line of counts
+  client.py whep URL [--seconds S] [--pli N]
+                                            read, decode, print one JSON line of counts;
+                                            with --pli, send N picture loss indications
+                                            (5 a second) once video arrives
   client.py offer                           print a recvonly video+audio offer
   client.py whip URL [--seconds S] [--codec h264|vp8]
-                                            publish synthetic 320x240 video + Opus audio
+                                            publish synthetic 320x240 video + Opus audio;
+                                            the result lists when keyframes were asked for
   client.py whip-server PORT [--seconds S]  a WHIP server (POST /ANY/whip): decode what one
                                             publisher sends for S seconds after it
                                             connects, print one JSON line of counts
@@ -78,12 +82,22 @@ async def negotiate(pc, url):
     return absolute(url, location)
 
 
-async def whep(url, seconds):
+async def send_plis(receiver, n, stats):
+    """Asks the sender of `receiver` for a keyframe `n` times, 5 times a second."""
+    for _ in range(n):
+        ssrcs = list(getattr(receiver, "_RTCRtpReceiver__active_ssrc", {}).keys())
+        if ssrcs:
+            await receiver._send_rtcp_pli(ssrcs[0])
+            stats["plis"].append(time.time())
+        await asyncio.sleep(0.2)
+
+
+async def whep(url, seconds, pli=0):
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTransceiver("video", direction="recvonly")
+    video_transceiver = pc.addTransceiver("video", direction="recvonly")
     pc.addTransceiver("audio", direction="recvonly")
     stats = {"video_frames": 0, "audio_frames": 0, "width": 0, "height": 0,
-             "first_frame_s": None}
+             "first_frame_s": None, "plis": []}
     start = time.monotonic()
     tasks = []
 
@@ -96,6 +110,9 @@ async def whep(url, seconds):
                     stats["width"], stats["height"] = frame.width, frame.height
                     if stats["first_frame_s"] is None:
                         stats["first_frame_s"] = round(time.monotonic() - start, 3)
+                        if pli:
+                            tasks.append(asyncio.ensure_future(
+                                send_plis(video_transceiver.receiver, pli, stats)))
                 else:
                     stats["audio_frames"] += 1
         except MediaStreamError:
@@ -137,6 +154,15 @@ class Pattern(VideoStreamTrack):
 
 
 async def whip(url, seconds, codec):
+    # When keyframes are asked for (RTCP PLI/FIR), by wall-clock time.
+    asked = []
+    send_keyframe = RTCRtpSender._send_keyframe
+
+    def counting(self):
+        asked.append(time.time())
+        send_keyframe(self)
+
+    RTCRtpSender._send_keyframe = counting
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     video = pc.addTransceiver(Pattern(), direction="sendonly")
     pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
@@ -149,7 +175,7 @@ async def whip(url, seconds, codec):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         await asyncio.sleep(0.5)
-    result = {"connection": pc.connectionState}
+    result = {"connection": pc.connectionState, "keyframe_requests": asked}
     status, _, _ = http("DELETE", location)
     result["delete_status"] = status
     print(json.dumps(result), flush=True)
@@ -293,6 +319,7 @@ def main():
     ap.add_argument("url", nargs="?")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--codec", choices=["h264", "vp8"], default="h264")
+    ap.add_argument("--pli", type=int, default=0)
     a = ap.parse_args()
     if a.mode == "whip-server":
         asyncio.run(whip_server(int(a.url), a.seconds))
@@ -301,7 +328,7 @@ def main():
     elif a.mode == "offer":
         asyncio.run(offer())
     elif a.mode == "whep":
-        asyncio.run(whep(a.url, a.seconds))
+        asyncio.run(whep(a.url, a.seconds, a.pli))
     else:
         asyncio.run(whip(a.url, a.seconds, a.codec))
 

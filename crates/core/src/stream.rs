@@ -42,6 +42,9 @@ pub struct Stream {
     next_internal_id: AtomicU64,
     pub bytes_received: AtomicU64,
     pub bytes_sent: AtomicU64,
+    /// Keyframe requests from readers (a WebRTC reader's PLI/FIR), counted; publishers
+    /// that can ask their sender for one (WHIP, WHEP sources) watch it.
+    keyframe_requests: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -75,7 +78,20 @@ impl Stream {
             next_internal_id: AtomicU64::new(1 << 62),
             bytes_received: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
+            keyframe_requests: AtomicU64::new(0),
         }
+    }
+
+    /// A reader lost pictures and asks for a keyframe (passed to the publisher, if it can
+    /// get one from its sender).
+    pub fn request_keyframe(&self) {
+        self.keyframe_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many keyframe requests readers made so far: a publisher compares it with the
+    /// count it last saw.
+    pub fn keyframe_requests(&self) -> u64 {
+        self.keyframe_requests.load(Ordering::Relaxed)
     }
 
     pub fn tracks(&self) -> Arc<Vec<Track>> {

@@ -673,6 +673,7 @@ async fn run_source(ctx: SourceCtx) -> Result<(), String> {
     let role = Role::Publish {
         publisher,
         ingest: Ingest::new(),
+        upstream_requests: (0, None),
     };
     let fingerprint = ctx.conf.source_fingerprint.clone();
     let mut e = establish(&url, role, codecs, &ctx.path, &fingerprint)

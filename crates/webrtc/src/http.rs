@@ -615,6 +615,7 @@ fn create_session(
                 Role::Publish {
                     publisher,
                     ingest: Ingest::new(),
+                    upstream_requests: (0, None),
                 },
                 ConnState::Publish,
                 format!("publishing to path '{path}'"),

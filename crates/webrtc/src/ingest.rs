@@ -76,6 +76,15 @@ impl Ingest {
         Ingest::default()
     }
 
+    /// The m-lines that carry video.
+    pub fn video_mids(&self) -> Vec<Mid> {
+        self.tracks
+            .iter()
+            .filter(|t| t.kind == MediaKind::Video)
+            .map(|t| t.mid)
+            .collect()
+    }
+
     /// An m-line the peer sends on.
     pub fn media_added(&mut self, mid: Mid, kind: MediaKind) {
         if self.started || self.tracks.iter().any(|t| t.mid == mid) {

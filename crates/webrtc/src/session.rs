@@ -28,6 +28,10 @@ use crate::udp::SessionMsg;
 /// aiortc send ICE consent checks every few seconds, RFC 7675).
 const INACTIVITY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Readers' keyframe requests reach a WHIP publisher at most this often (a few readers
+/// losing packets at once must not make it send keyframes back to back).
+const UPSTREAM_KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+
 pub(crate) enum Role {
     Read {
         reader: Reader,
@@ -41,6 +45,8 @@ pub(crate) enum Role {
     Publish {
         publisher: Publisher,
         ingest: Ingest,
+        /// Readers' keyframe requests seen, and when one was last passed on.
+        upstream_requests: (u64, Option<Instant>),
     },
 }
 
@@ -187,6 +193,31 @@ impl Session {
             if let Err(reason) = result {
                 return reason;
             }
+            self.pass_keyframe_requests();
+        }
+    }
+
+    /// A publisher passes its readers' keyframe requests to its sender (RTCP PLI).
+    fn pass_keyframe_requests(&mut self) {
+        let Role::Publish {
+            publisher,
+            ingest,
+            upstream_requests: (seen, last),
+        } = &mut self.role
+        else {
+            return;
+        };
+        let Some(n) = publisher.stream().map(|s| s.keyframe_requests()) else {
+            return;
+        };
+        let now = Instant::now();
+        if n == *seen || last.is_some_and(|t| now.duration_since(t) < UPSTREAM_KEYFRAME_INTERVAL) {
+            return;
+        }
+        *seen = n;
+        *last = Some(now);
+        for mid in ingest.video_mids() {
+            self.request_keyframe(mid);
         }
     }
 
@@ -313,7 +344,10 @@ impl Session {
             },
             Event::MediaData(d) => {
                 let tag = self.tag();
-                let Role::Publish { publisher, ingest } = &mut self.role else {
+                let Role::Publish {
+                    publisher, ingest, ..
+                } = &mut self.role
+                else {
                     return Ok(());
                 };
                 let codec = match d.params.spec().codec {
@@ -375,14 +409,16 @@ impl Session {
                 self.set_media_stats(st.mid, true, st.packets, 0);
             }
             Event::KeyframeRequest(r) => {
-                // TODO(core): forward upstream once the core carries keyframe requests to
-                // publishers; readers start from the GOP cache meanwhile, so a new reader
-                // does not need one.
+                // A reader lost pictures: its publisher asks its own sender when it can
+                // (WHIP, WHEP sources). New readers start from the GOP cache without one.
                 if let Role::Read {
-                    keyframe_requests, ..
+                    keyframe_requests,
+                    reader,
+                    ..
                 } = &mut self.role
                 {
                     *keyframe_requests += 1;
+                    reader.stream().request_keyframe();
                     debug!(
                         "{}: the peer asked for a keyframe ({:?})",
                         self.tag(),
