@@ -66,6 +66,71 @@ fn forward_to_an_aiortc_whip_server() {
     );
 }
 
+/// A WHIP forward whose server goes away reconnects when it comes back: the first aiortc
+/// WHIP server stops after 4 s, a second one starts on the same port a little later and
+/// decodes the stream again, and the API shows the forward back in `forwarding`.
+#[test]
+fn whip_forward_reconnects_after_the_server_restarts() {
+    let port = free_port();
+    let whip_server = move || {
+        std::thread::spawn(move || {
+            run_client(
+                &["whip-server", &port.to_string(), "--seconds", "4"],
+                Duration::from_secs(120),
+            )
+        })
+    };
+    let first = whip_server();
+    wait_listening(port);
+    let yaml = format!(
+        "paths:\n  cam:\n    forward:\n      - dest: whip://127.0.0.1:{port}/in/whip\n  all_others:\n"
+    );
+    let server = Server::start_with(ServerOpts::new("forward-whip-again", &yaml));
+    let _publisher = publish(
+        &server.dir,
+        "publisher",
+        Source::Plain,
+        &server.rtmp_url("cam"),
+    );
+    server.wait_ready("cam", Duration::from_secs(20));
+    let v = first.join().expect("the first aiortc WHIP server");
+    assert!(
+        v["video_frames"].as_u64().unwrap_or(0) > 30,
+        "first server: {v}"
+    );
+    // The forward notices that the server left, and retries while it is away.
+    let state = wait_for(Duration::from_secs(40), || {
+        let v = server.get_json("/v3/paths/forward/list?path=cam");
+        let item = v["items"].get(0)?.clone();
+        (item["state"] != "forwarding").then_some(item)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the forward never noticed the server left:\n{}",
+            server.log()
+        )
+    });
+    eprintln!("while the WHIP server is away: {state}");
+    std::thread::sleep(Duration::from_secs(2));
+    let second = whip_server();
+    let v = second.join().expect("the second aiortc WHIP server");
+    eprintln!("second aiortc WHIP server: {v}");
+    assert_eq!(v["offers"], 1, "{v}");
+    assert!(
+        v["video_frames"].as_u64().unwrap_or(0) > 30,
+        "second server: {v}"
+    );
+    assert!(
+        v["audio_frames"].as_u64().unwrap_or(0) > 50,
+        "second server: {v}"
+    );
+    assert!(
+        server.log().contains("whip://127.0.0.1"),
+        "the forward's reconnection is logged:\n{}",
+        server.log()
+    );
+}
+
 #[test]
 fn source_from_an_aiortc_whep_server() {
     let port = free_port();
