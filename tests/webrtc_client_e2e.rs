@@ -6,6 +6,7 @@
 mod common;
 
 use std::net::TcpStream;
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -206,4 +207,78 @@ fn webrtc_sessions_api_with_rtp_counters_and_kick() {
     .expect("the kicked session is still listed");
     let v = reader.join().expect("the WHEP reader thread");
     assert!(v["video_frames"].as_u64().unwrap_or(0) > 10, "{v}");
+}
+
+/// G711 over WebRTC, both ways: ffmpeg publishes H264 + PCMU over RTSP and aiortc reads
+/// both over WHEP; aiortc publishes H264 + PCMA over WHIP and another aiortc reads it back.
+#[test]
+fn g711_over_webrtc_both_ways() {
+    require("ffmpeg");
+    let (http, udp, rtsp) = (free_port(), free_udp_port(), free_port());
+    let yaml = format!(
+        "webrtc: yes\nwebrtcAddress: 127.0.0.1:{http}\nwebrtcLocalUDPAddress: 127.0.0.1:{udp}\n\
+         rtsp: yes\nrtspAddress: 127.0.0.1:{rtsp}\nrtspTransports: [tcp]\n"
+    );
+    let server = Server::start_with(ServerOpts::new("webrtc-g711", &yaml));
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "warning", "-nostdin", "-re"])
+        .args(["-stream_loop", "-1", "-i"])
+        .arg(source(Source::Plain))
+        .args([
+            "-c:v",
+            "copy",
+            "-c:a",
+            "pcm_mulaw",
+            "-ar",
+            "8000",
+            "-ac",
+            "1",
+        ])
+        .args(["-f", "rtsp", "-rtsp_transport", "tcp"])
+        .arg(format!("rtsp://127.0.0.1:{rtsp}/g711/cam"));
+    let _ffmpeg = Proc::spawn("ffmpeg-rtsp-pcmu", cmd, &server.dir);
+    let path = server.wait_ready("g711/cam", Duration::from_secs(20));
+    assert_eq!(
+        path["tracks"],
+        serde_json::json!(["H264", "G711"]),
+        "{path}"
+    );
+    let v = run_client(
+        &[
+            "whep",
+            &format!("http://127.0.0.1:{http}/g711/cam/whep"),
+            "--seconds",
+            "5",
+        ],
+        Duration::from_secs(60),
+    );
+    eprintln!("aiortc WHEP reader of the RTSP PCMU stream: {v}");
+    assert!(v["video_frames"].as_u64().unwrap_or(0) > 30, "{v}");
+    // 20 ms G711 packets: ~250 in 5 s.
+    assert!(v["audio_frames"].as_u64().unwrap_or(0) > 100, "{v}");
+
+    let url = format!("http://127.0.0.1:{http}/g711/web/whip");
+    let mut cmd = Command::new(aiortc_python());
+    cmd.arg(client_script())
+        .args(["whip", &url, "--seconds", "20", "--audio", "pcma"]);
+    let mut publisher = Proc::spawn("aiortc-whip-pcma", cmd, &server.dir);
+    let path = server.wait_ready("g711/web", Duration::from_secs(20));
+    assert_eq!(
+        path["tracks"],
+        serde_json::json!(["H264", "G711"]),
+        "{path}"
+    );
+    let v = run_client(
+        &[
+            "whep",
+            &format!("http://127.0.0.1:{http}/g711/web/whep"),
+            "--seconds",
+            "5",
+        ],
+        Duration::from_secs(60),
+    );
+    eprintln!("aiortc WHEP reader of the aiortc PCMA publisher: {v}");
+    assert!(v["video_frames"].as_u64().unwrap_or(0) > 30, "{v}");
+    assert!(v["audio_frames"].as_u64().unwrap_or(0) > 100, "{v}");
+    publisher.kill();
 }

@@ -6,7 +6,7 @@
                                             with --pli, send N picture loss indications
                                             (5 a second) once video arrives
   client.py offer                           print a recvonly video+audio offer
-  client.py whip URL [--seconds S] [--codec h264|vp8]
+  client.py whip URL [--seconds S] [--codec h264|vp8] [--audio opus|pcmu|pcma]
                                             publish synthetic 320x240 video + Opus audio;
                                             the result lists when keyframes were asked for
   client.py whip-server PORT [--seconds S]  a WHIP server (POST /ANY/whip): decode what one
@@ -153,7 +153,7 @@ class Pattern(VideoStreamTrack):
         return frame
 
 
-async def whip(url, seconds, codec):
+async def whip(url, seconds, codec, audio="opus"):
     # When keyframes are asked for (RTCP PLI/FIR), by wall-clock time.
     asked = []
     send_keyframe = RTCRtpSender._send_keyframe
@@ -165,7 +165,10 @@ async def whip(url, seconds, codec):
     RTCRtpSender._send_keyframe = counting
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     video = pc.addTransceiver(Pattern(), direction="sendonly")
-    pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    sound = pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    amime = {"opus": "audio/opus", "pcmu": "audio/PCMU", "pcma": "audio/PCMA"}[audio]
+    sound.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("audio").codecs
+                               if c.mimeType == amime])
     mime = {"h264": "video/H264", "vp8": "video/VP8"}[codec]
     prefs = [c for c in RTCRtpSender.getCapabilities("video").codecs
              if c.mimeType == mime or c.mimeType == "video/rtx"]
@@ -320,6 +323,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--codec", choices=["h264", "vp8"], default="h264")
     ap.add_argument("--pli", type=int, default=0)
+    ap.add_argument("--audio", choices=["opus", "pcmu", "pcma"], default="opus")
     a = ap.parse_args()
     if a.mode == "whip-server":
         asyncio.run(whip_server(int(a.url), a.seconds))
@@ -330,7 +334,7 @@ def main():
     elif a.mode == "whep":
         asyncio.run(whep(a.url, a.seconds, a.pli))
     else:
-        asyncio.run(whip(a.url, a.seconds, a.codec))
+        asyncio.run(whip(a.url, a.seconds, a.codec, a.audio))
 
 
 if __name__ == "__main__":

@@ -99,6 +99,15 @@ pub(crate) fn plan(
                 codecs.enable_opus(true, false);
                 true
             }
+            // G711 as WebRTC has it: 8 kHz mono (RFC 3551).
+            Codec::Pcmu | Codec::Pcma if t.clock_rate == 8000 && t.channels <= 1 => {
+                if t.codec == Codec::Pcmu {
+                    codecs.enable_pcmu(true, false);
+                } else {
+                    codecs.enable_pcma(true, false);
+                }
+                true
+            }
             // AAC reaches WebRTC readers through the path's AAC -> Opus rendition (see
             // `http.rs`); without a transcoder it is not sent.
             Codec::Aac => false,
@@ -124,6 +133,8 @@ pub(crate) fn plan(
             clock: t.clock_rate.max(1),
             rtp_clock: if video {
                 Frequency::NINETY_KHZ
+            } else if matches!(t.codec, Codec::Pcmu | Codec::Pcma) {
+                Frequency::EIGHT_KHZ
             } else {
                 Frequency::FORTY_EIGHT_KHZ
             },
@@ -154,7 +165,7 @@ pub(crate) fn plan(
         let codecs: Vec<_> = tracks.iter().map(|t| t.codec.api_name()).collect();
         return Err(format!(
             "the stream has no track this offer can receive over WebRTC (stream: {}; WebRTC \
-             carries H264, VP8, VP9, AV1 and Opus)",
+             carries H264, VP8, VP9, AV1, Opus and G711)",
             if codecs.is_empty() {
                 "no tracks".to_string()
             } else {
@@ -338,6 +349,8 @@ pub(crate) fn str0m_codec(c: Codec) -> Option<str0m::format::Codec> {
         Codec::Vp9 => S::Vp9,
         Codec::Av1 => S::Av1,
         Codec::Opus => S::Opus,
+        Codec::Pcmu => S::PCMU,
+        Codec::Pcma => S::PCMA,
         _ => return None,
     })
 }

@@ -611,6 +611,8 @@ fn create_session(
             c.enable_h264(true);
             c.enable_vp8(true);
             c.enable_opus(true, false);
+            c.enable_pcmu(true, false);
+            c.enable_pcma(true, false);
             (
                 Role::Publish {
                     publisher,

@@ -124,6 +124,13 @@ impl Ingest {
                         sample_rate: 48000,
                         channels: 2,
                     },
+                    Codec::Pcmu | Codec::Pcma => Track {
+                        codec,
+                        clock_rate: 8000,
+                        config: Bytes::new(),
+                        sample_rate: 8000,
+                        channels: 1,
+                    },
                     _ => Track {
                         codec,
                         clock_rate: 90000,
@@ -170,11 +177,22 @@ impl Ingest {
                 t.codec = Some(codec)
             }
             Some(c) if c == codec => {}
+            // Audio is Opus unless the first frames say G711 (a publisher that offered
+            // only PCMU or PCMA).
+            Some(Codec::Opus)
+                if !started && t.first.is_none() && matches!(codec, Codec::Pcmu | Codec::Pcma) =>
+            {
+                t.codec = Some(codec)
+            }
             // A payload type of another codec than the one the stream declared.
             _ => return out,
         }
         let first = *t.first.get_or_insert((f.rtp_time, f.arrival));
-        let clock: u64 = if codec == Codec::Opus { 48000 } else { 90000 };
+        let clock: u64 = match codec {
+            Codec::Opus => 48000,
+            Codec::Pcmu | Codec::Pcma => 8000,
+            _ => 90000,
+        };
         let offset = first.1.saturating_duration_since(origin);
         let ts = (f.rtp_time.wrapping_sub(first.0) as i64)
             + (offset.as_micros() as i64 * clock as i64 / 1_000_000);

@@ -354,6 +354,8 @@ impl Session {
                     str0m::format::Codec::H264 => Some(Codec::H264),
                     str0m::format::Codec::Vp8 => Some(Codec::Vp8),
                     str0m::format::Codec::Opus => Some(Codec::Opus),
+                    str0m::format::Codec::PCMU => Some(Codec::Pcmu),
+                    str0m::format::Codec::PCMA => Some(Codec::Pcma),
                     _ => None,
                 };
                 let frame = InFrame {
