@@ -287,7 +287,10 @@ fn rtmps_source_pinned_by_fingerprint() {
     let wrong = "00".repeat(32);
     let server = start_server("source-rtmps", &extra, |_| {
         format!(
-            "  origin:\n  secure:\n    source: rtmps://127.0.0.1:{rtmps_port}/origin\n    sourceFingerprint: {fingerprint}\n  \
+            "  origin:\n    forward:\n      - dest: rtmps://127.0.0.1:{rtmps_port}/pushed\n        \
+             destFingerprint: {fingerprint}\n      - dest: rtmps://127.0.0.1:{rtmps_port}/stolen\n        \
+             destFingerprint: {wrong}\n  pushed:\n  \
+             secure:\n    source: rtmps://127.0.0.1:{rtmps_port}/origin\n    sourceFingerprint: {fingerprint}\n  \
              impostor:\n    source: rtmps://127.0.0.1:{rtmps_port}/origin\n    sourceFingerprint: {wrong}\n"
         )
     });
@@ -303,13 +306,36 @@ fn rtmps_source_pinned_by_fingerprint() {
         .wait_log_line(
             &[
                 "source of path 'impostor'",
-                "does not match sourceFingerprint",
+                "does not match the configured fingerprint",
             ],
             Duration::from_secs(10),
         )
         .unwrap_or_else(|| panic!("no fingerprint mismatch logged:\n{}", server.log()));
     let item = server.path_item("impostor").expect("impostor is listed");
     assert_eq!(item["ready"], false, "{item}");
+    // Forwards: `destFingerprint` pins the rtmps:// destination the same way.
+    server.wait_ready("pushed", READY);
+    assert_h264_aac(&probe(&server.rtmp_url("pushed"), 3), 45, 70);
+    let bad = wait_for(Duration::from_secs(20), || {
+        let v = server.get_json("/v3/paths/forward/list?path=origin");
+        let items = v["items"].as_array()?.clone();
+        items.into_iter().find(|i| {
+            i["conf"]["dest"]
+                .as_str()
+                .is_some_and(|d| d.ends_with("/stolen"))
+                && i["state"] == "error"
+        })
+    })
+    .unwrap_or_else(|| panic!("the mismatching forward did not fail:\n{}", server.log()));
+    assert!(
+        bad["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("fingerprint")),
+        "{bad}"
+    );
+    assert!(server
+        .path_item("stolen")
+        .is_none_or(|p| p["ready"] == false));
 }
 
 #[test]

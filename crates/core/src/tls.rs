@@ -82,7 +82,7 @@ fn client_with(fingerprint: Option<String>) -> tokio_rustls::TlsConnector {
                 let got = cert_fingerprint(end_entity);
                 if &got != want {
                     return Err(rustls::Error::General(format!(
-                        "server certificate fingerprint {got} does not match sourceFingerprint"
+                        "server certificate fingerprint {got} does not match the configured fingerprint (sourceFingerprint or destFingerprint)"
                     )));
                 }
             }

@@ -44,14 +44,27 @@ async fn run(job: ForwardJob) {
             warn!("forward '{path}' -> {}: Opus sent as is: {e}", status.url);
         }
     }
+    // `destFingerprint`: rtmps:// destinations must present this certificate.
+    let tls = match status.fingerprint.as_str() {
+        "" => None,
+        f => match crate::tls::fingerprint_client(f) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                warn!("forward '{path}' -> {}: destFingerprint: {e}", status.url);
+                status.set_error(&format!("destFingerprint: {e}"));
+                return;
+            }
+        },
+    };
     let mut backoff = Duration::from_secs(1);
     let mut batch = Vec::new();
     loop {
         status.set_state(ForwardState::Idle);
-        let result = match Client::connect(
+        let result = match Client::connect_with(
             &status.url,
             ClientMode::Publish,
             Duration::from_secs(10),
+            tls.clone(),
         )
         .await
         {
