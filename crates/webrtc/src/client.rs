@@ -426,7 +426,8 @@ async fn establish(
         Role::Publish { ingest, .. } => {
             for kind in [MediaKind::Video, MediaKind::Audio] {
                 let mid = api.add_media(kind, Direction::RecvOnly, None, None, None);
-                ingest.media_added(mid, kind);
+                // Our offer has only Opus for audio.
+                ingest.media_added(mid, kind, Codec::Opus);
             }
         }
     }

@@ -25,7 +25,7 @@ const KEYFRAME_PERIOD: Duration = Duration::from_secs(2);
 struct InTrack {
     mid: Mid,
     kind: MediaKind,
-    /// Known from the first frame (video) or from the negotiation (audio: Opus).
+    /// Known from the first frame (video) or from the negotiation (audio: Opus or G711).
     codec: Option<Codec>,
     /// (first RTP time in the track clock, its arrival) for timestamps.
     first: Option<(u64, Instant)>,
@@ -85,15 +85,15 @@ impl Ingest {
             .collect()
     }
 
-    /// An m-line the peer sends on.
-    pub fn media_added(&mut self, mid: Mid, kind: MediaKind) {
+    /// An m-line the peer sends on; `audio` is the codec negotiated for audio m-lines.
+    pub fn media_added(&mut self, mid: Mid, kind: MediaKind, audio: Codec) {
         if self.started || self.tracks.iter().any(|t| t.mid == mid) {
             return;
         }
         self.tracks.push(InTrack {
             mid,
             kind,
-            codec: (kind == MediaKind::Audio).then_some(Codec::Opus),
+            codec: (kind == MediaKind::Audio).then_some(audio),
             first: None,
             sps: None,
             pps: None,
@@ -177,13 +177,6 @@ impl Ingest {
                 t.codec = Some(codec)
             }
             Some(c) if c == codec => {}
-            // Audio is Opus unless the first frames say G711 (a publisher that offered
-            // only PCMU or PCMA).
-            Some(Codec::Opus)
-                if !started && t.first.is_none() && matches!(codec, Codec::Pcmu | Codec::Pcma) =>
-            {
-                t.codec = Some(codec)
-            }
             // A payload type of another codec than the one the stream declared.
             _ => return out,
         }
@@ -294,8 +287,8 @@ mod tests {
     fn starts_at_keyframe_with_avcc() {
         let mut ing = Ingest::new();
         let (v, a) = (Mid::from("0"), Mid::from("1"));
-        ing.media_added(v, MediaKind::Video);
-        ing.media_added(a, MediaKind::Audio);
+        ing.media_added(v, MediaKind::Video, Codec::Opus);
+        ing.media_added(a, MediaKind::Audio, Codec::Opus);
         fn frame(mid: Mid, codec: Codec, rtp_time: u64, data: &[u8]) -> InFrame<'_> {
             InFrame {
                 mid,
@@ -355,7 +348,7 @@ mod tests {
         };
         let mut ing = Ingest::new();
         let v = Mid::from("0");
-        ing.media_added(v, MediaKind::Video);
+        ing.media_added(v, MediaKind::Video, Codec::Opus);
         let t0 = Instant::now();
         for _ in 0..2000 {
             let len = (next() % 64) as usize;

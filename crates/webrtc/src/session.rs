@@ -334,14 +334,29 @@ impl Session {
                     return Err("ICE disconnected (the peer went away)".into());
                 }
             }
-            Event::MediaAdded(m) => match &mut self.role {
-                Role::Read { egress, .. } => egress.media_added(m.mid, m.kind),
-                Role::Publish { ingest, .. } => {
-                    if m.direction.is_receiving() {
-                        ingest.media_added(m.mid, m.kind)
+            Event::MediaAdded(m) => {
+                // The codec the peer prefers among those negotiated for this m-line (audio:
+                // Opus, or G711 from a publisher that offered only that).
+                let negotiated = self
+                    .rtc
+                    .media(m.mid)
+                    .and_then(|media| media.remote_pts().first().copied())
+                    .and_then(|pt| self.rtc.codec_config().find(|p| p.pt() == pt))
+                    .map(|p| p.spec().codec);
+                let audio = match negotiated {
+                    Some(str0m::format::Codec::PCMU) => Codec::Pcmu,
+                    Some(str0m::format::Codec::PCMA) => Codec::Pcma,
+                    _ => Codec::Opus,
+                };
+                match &mut self.role {
+                    Role::Read { egress, .. } => egress.media_added(m.mid, m.kind),
+                    Role::Publish { ingest, .. } => {
+                        if m.direction.is_receiving() {
+                            ingest.media_added(m.mid, m.kind, audio)
+                        }
                     }
                 }
-            },
+            }
             Event::MediaData(d) => {
                 let tag = self.tag();
                 let Role::Publish {
