@@ -343,19 +343,8 @@ fn relay_through_nginx_rtmp() {
 
 #[test]
 fn rtmps_publish_and_read() {
-    require("openssl");
     let dir = TempDir::new("rtmps-cert");
-    let key = dir.join("server.key");
-    let cert = dir.join("server.crt");
-    let mut cmd = Command::new("openssl");
-    cmd.args([
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-    ])
-    .args(["-subj", "/CN=localhost", "-keyout"])
-    .arg(&key)
-    .arg("-out")
-    .arg(&cert);
-    run_ok(cmd, Duration::from_secs(60));
+    let (key, cert) = self_signed(&dir);
     let rtmps_port = free_port();
     let yaml = format!(
         "rtmpsAddress: 127.0.0.1:{rtmps_port}\nrtmpServerKey: {}\nrtmpServerCert: {}\n",

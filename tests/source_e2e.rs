@@ -254,19 +254,8 @@ fn rtmp_source_from_nginx_rtmp() {
 
 #[test]
 fn rtmps_source_pinned_by_fingerprint() {
-    require("openssl");
     let dir = TempDir::new("source-rtmps-cert");
-    let key = dir.join("server.key");
-    let cert = dir.join("server.crt");
-    let mut cmd = Command::new("openssl");
-    cmd.args([
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-    ])
-    .args(["-subj", "/CN=localhost", "-keyout"])
-    .arg(&key)
-    .arg("-out")
-    .arg(&cert);
-    run_ok(cmd, Duration::from_secs(60));
+    let (key, cert) = self_signed(&dir);
     let mut cmd = Command::new("openssl");
     cmd.args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
         .arg(&cert);

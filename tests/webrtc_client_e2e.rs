@@ -237,48 +237,28 @@ fn g711_over_webrtc_both_ways() {
         .args(["-f", "rtsp", "-rtsp_transport", "tcp"])
         .arg(format!("rtsp://127.0.0.1:{rtsp}/g711/cam"));
     let _ffmpeg = Proc::spawn("ffmpeg-rtsp-pcmu", cmd, &server.dir);
-    let path = server.wait_ready("g711/cam", Duration::from_secs(20));
-    assert_eq!(
-        path["tracks"],
-        serde_json::json!(["H264", "G711"]),
-        "{path}"
-    );
-    let v = run_client(
-        &[
-            "whep",
-            &format!("http://127.0.0.1:{http}/g711/cam/whep"),
-            "--seconds",
-            "5",
-        ],
-        Duration::from_secs(60),
-    );
-    eprintln!("aiortc WHEP reader of the RTSP PCMU stream: {v}");
-    assert!(v["video_frames"].as_u64().unwrap_or(0) > 30, "{v}");
-    // 20 ms G711 packets: ~250 in 5 s.
-    assert!(v["audio_frames"].as_u64().unwrap_or(0) > 100, "{v}");
+    // The path has H264 + G711, and an aiortc WHEP reader decodes both.
+    let read = |path: &str| {
+        let item = server.wait_ready(path, Duration::from_secs(20));
+        assert_eq!(
+            item["tracks"],
+            serde_json::json!(["H264", "G711"]),
+            "{item}"
+        );
+        let url = format!("http://127.0.0.1:{http}/{path}/whep");
+        let v = run_client(&["whep", &url, "--seconds", "5"], Duration::from_secs(60));
+        eprintln!("aiortc WHEP reader of {path}: {v}");
+        assert!(v["video_frames"].as_u64().unwrap_or(0) > 30, "{v}");
+        // 20 ms G711 packets: ~250 in 5 s.
+        assert!(v["audio_frames"].as_u64().unwrap_or(0) > 100, "{v}");
+    };
+    read("g711/cam");
 
     let url = format!("http://127.0.0.1:{http}/g711/web/whip");
     let mut cmd = Command::new(aiortc_python());
     cmd.arg(client_script())
         .args(["whip", &url, "--seconds", "20", "--audio", "pcma"]);
     let mut publisher = Proc::spawn("aiortc-whip-pcma", cmd, &server.dir);
-    let path = server.wait_ready("g711/web", Duration::from_secs(20));
-    assert_eq!(
-        path["tracks"],
-        serde_json::json!(["H264", "G711"]),
-        "{path}"
-    );
-    let v = run_client(
-        &[
-            "whep",
-            &format!("http://127.0.0.1:{http}/g711/web/whep"),
-            "--seconds",
-            "5",
-        ],
-        Duration::from_secs(60),
-    );
-    eprintln!("aiortc WHEP reader of the aiortc PCMA publisher: {v}");
-    assert!(v["video_frames"].as_u64().unwrap_or(0) > 30, "{v}");
-    assert!(v["audio_frames"].as_u64().unwrap_or(0) > 100, "{v}");
+    read("g711/web");
     publisher.kill();
 }

@@ -58,6 +58,23 @@ pub fn require_gst_element(element: &str) {
     );
 }
 
+/// A self-signed certificate for localhost: (key, certificate).
+pub fn self_signed(dir: &TempDir) -> (PathBuf, PathBuf) {
+    require("openssl");
+    let key = dir.join("server.key");
+    let cert = dir.join("server.crt");
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+    ])
+    .args(["-subj", "/CN=localhost", "-keyout"])
+    .arg(&key)
+    .arg("-out")
+    .arg(&cert);
+    run_ok(cmd, Duration::from_secs(60));
+    (key, cert)
+}
+
 // ---------------------------------------------------------------------------- temp dirs
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
