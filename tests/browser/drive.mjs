@@ -72,6 +72,8 @@ async function pageState() {
       srcObjectTracks: v.srcObject ? v.srcObject.getTracks().map((t) => t.kind) : [],
     },
     pc: null,
+    // The player's WebCodecs path (H264 with B-frames over a data channel), when it has one.
+    wc: window.__ferrocastVideo ? { ...window.__ferrocastVideo } : null,
   };
   // eslint-disable-next-line no-undef
   const conn = typeof pc !== 'undefined' ? pc : null;

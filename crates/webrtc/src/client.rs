@@ -499,6 +499,7 @@ async fn establish(
         handshake_timeout: HANDSHAKE_TIMEOUT,
         created: now,
         connected: false,
+        connected_at: now,
         ice_peer: None,
         last_rx: now,
         input_errors: 0,
@@ -616,6 +617,7 @@ async fn forward_once(
         tracks_version,
         drops: Default::default(),
         keyframe_requests: 0,
+        dc: crate::dcvideo::DcVideo::new(false),
     };
     let fingerprint = status.fingerprint.as_str();
     let mut e = match establish(url, role, plan.codecs, path, fingerprint).await {

@@ -26,9 +26,21 @@ pub(crate) struct OutTrack {
     pps: Vec<Bytes>,
     /// AV1: the configOBUs of av1C (the sequence header), for keyframes without one.
     av1_config: Bytes,
+    /// H264 whose SPS does not rule out B-frames (see `dcvideo`).
+    pub may_reorder: bool,
 }
 
 impl OutTrack {
+    /// H264: the WebCodecs codec string of its SPS.
+    pub fn codec_string(&self) -> String {
+        crate::dcvideo::codec_string(self.sps.first().map(|s| &s[..]).unwrap_or(&[]))
+    }
+
+    /// The RTP clock rate it is sent with.
+    pub fn rtp_clock(&self) -> u32 {
+        self.rtp_clock.get()
+    }
+
     pub fn kind(&self) -> MediaKind {
         if self.codec.is_video() {
             MediaKind::Video
@@ -138,6 +150,7 @@ pub(crate) fn plan(
             } else {
                 Frequency::FORTY_EIGHT_KHZ
             },
+            may_reorder: crate::dcvideo::may_reorder(sps.first().map(|s| &s[..])),
             sps,
             pps,
             av1_config,
@@ -187,6 +200,11 @@ pub(crate) struct Frame {
     pub codec: Codec,
     pub rtp_time: MediaTime,
     pub wallclock: Instant,
+    /// The PTS in microseconds on the reader's timeline (RTP time 0 = 0).
+    pub pts_us: i64,
+    pub key: bool,
+    /// H264: PTS differs from DTS (a B-frame, or a frame before one).
+    pub reorders: bool,
     pub data: Vec<u8>,
 }
 
@@ -201,7 +219,7 @@ pub(crate) struct Egress {
     /// (instant, microseconds) of the timeline origin, set by the first unit.
     origin: Option<(Instant, i64)>,
     pub malformed: u64,
-    /// Set once H264 with B-frames was seen (browsers play it badly: logged once).
+    /// Set once H264 with B-frames went over RTP (browsers play it badly: logged once).
     pub bframes_seen: bool,
 }
 
@@ -224,6 +242,7 @@ impl Egress {
         for t in &mut self.tracks {
             if let (Codec::H264, Some(track)) = (t.codec, tracks.get(t.track)) {
                 if let Ok((sps, pps)) = ferrocast_codec::avc::avcc_parameter_sets(&track.config) {
+                    t.may_reorder = crate::dcvideo::may_reorder(sps.first().map(|s| &s[..]));
                     t.sps = sps;
                     t.pps = pps;
                 }
@@ -263,16 +282,6 @@ impl Egress {
         let ticks = rescale(unit.pts, t.clock, rtp_hz) - rescale(origin_us, 1_000_000, rtp_hz);
         let rtp_time = MediaTime::new(ticks.max(0) as u64, t.rtp_clock);
         let wallclock = origin_at + Duration::from_micros(rel_us as u64);
-        if t.codec == Codec::H264 && unit.pts != unit.dts && !self.bframes_seen {
-            self.bframes_seen = true;
-            tracing::warn!(
-                "the H264 stream has B-frames: browsers play it at a few frames per second \
-                 over WebRTC (libwebrtc rewrites every received SPS to say \"no reordering\", \
-                 so its decoder drops each B-frame); configure the encoder without B-frames \
-                 (OBS: Output > Streaming > x264 options \"bframes=0\", or profile baseline; \
-                 ffmpeg: -bf 0)"
-            );
-        }
         let data = match t.codec {
             Codec::H264 => {
                 let params = unit.key.then_some((&t.sps[..], &t.pps[..]));
@@ -302,6 +311,9 @@ impl Egress {
             codec: t.codec,
             rtp_time,
             wallclock,
+            pts_us: pts_us - origin_us,
+            key: unit.key,
+            reorders: unit.pts != unit.dts,
             data,
         })
     }

@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 use uuid::Uuid;
 
+use crate::dcvideo::DcVideo;
 use crate::egress::{self, Egress};
 use crate::ingest::Ingest;
 use crate::pages;
@@ -574,6 +575,13 @@ fn create_session(
             }
             let tracks = reader.stream().tracks();
             let queue = reader.queue().clone();
+            // The player page asks for H264 with B-frames over a data channel (dcvideo).
+            let offers_data_channel = offer_text
+                .lines()
+                .any(|l| l.trim_start().starts_with("m=application"));
+            if offers_data_channel {
+                cfg = cfg.set_sctp_max_buffered_amount(crate::dcvideo::SEND_BUFFER);
+            }
             let plan = egress::plan(&tracks, |i| queue.wants(i), offer_text)
                 .map_err(|e| (StatusCode::BAD_REQUEST, e))?;
             *cfg.codec_config() = plan.codecs;
@@ -597,6 +605,7 @@ fn create_session(
                     tracks_version,
                     drops: Default::default(),
                     keyframe_requests: 0,
+                    dc: DcVideo::new(offers_data_channel),
                 },
                 ConnState::Read,
                 what,
@@ -687,6 +696,7 @@ fn create_session(
         handshake_timeout: shared.handshake_timeout,
         created: now,
         connected: false,
+        connected_at: now,
         ice_peer: None,
         last_rx: now,
         input_errors: 0,

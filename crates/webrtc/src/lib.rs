@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub mod client;
+mod dcvideo;
 mod egress;
 pub mod h264;
 mod http;

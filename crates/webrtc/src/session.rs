@@ -20,7 +20,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::egress::{str0m_codec, Egress};
+use crate::dcvideo::{self, DcVideo, Route};
+use crate::egress::{str0m_codec, Egress, Frame};
 use crate::ingest::{InFrame, Ingest, IngestEvent};
 use crate::udp::SessionMsg;
 
@@ -41,6 +42,8 @@ pub(crate) enum Role {
         tracks_version: u64,
         drops: ferrocast_core::DropReport,
         keyframe_requests: u64,
+        /// H264 with B-frames to the player page's WebCodecs decoder.
+        dc: DcVideo,
     },
     Publish {
         publisher: Publisher,
@@ -98,6 +101,7 @@ pub(crate) struct Session {
     pub handshake_timeout: Duration,
     pub created: Instant,
     pub connected: bool,
+    pub connected_at: Instant,
     pub ice_peer: Option<SocketAddr>,
     pub last_rx: Instant,
     pub input_errors: u64,
@@ -147,9 +151,16 @@ impl Session {
                     )
                 };
             }
-            let deadline = timeout.min(limit);
+            let mut deadline = timeout.min(limit);
             let queue = match &self.role {
-                Role::Read { reader, .. } if self.connected => Some(reader.queue().clone()),
+                Role::Read { reader, dc, .. } if self.connected => {
+                    if dc.ready(self.connected_at, now) {
+                        Some(reader.queue().clone())
+                    } else {
+                        deadline = deadline.min(self.connected_at + dcvideo::OPEN_WAIT);
+                        None
+                    }
+                }
                 _ => None,
             };
             let wake = tokio::select! {
@@ -301,6 +312,7 @@ impl Session {
             Event::Connected => {
                 self.connected = true;
                 self.last_rx = Instant::now();
+                self.connected_at = self.last_rx;
                 let what = match &self.role {
                     Role::Read { egress, .. } => format!(
                         "is reading from path '{}', {} track(s) ({})",
@@ -425,6 +437,34 @@ impl Session {
             Event::MediaEgressStats(st) => {
                 self.set_media_stats(st.mid, true, st.packets, 0);
             }
+            Event::ChannelOpen(id, label) => {
+                if let Role::Read { dc, .. } = &mut self.role {
+                    if label == dcvideo::LABEL && dc.channel.is_none() {
+                        dc.channel = Some(id);
+                        debug!("{}: the player's video channel is open", self.tag());
+                    }
+                }
+            }
+            Event::ChannelClose(id) => {
+                if let Role::Read { dc, .. } = &mut self.role {
+                    if dc.channel == Some(id) {
+                        dc.closed();
+                    }
+                }
+            }
+            Event::ChannelData(d) => {
+                if let Role::Read { dc, reader, .. } = &mut self.role {
+                    if dc.channel == Some(d.id)
+                        && !d.binary
+                        && dcvideo::is_keyframe_request(&d.data)
+                    {
+                        // The page's decoder lost its way: from the next keyframe, which
+                        // the publisher is asked for when it can be.
+                        dc.resync();
+                        reader.stream().request_keyframe();
+                    }
+                }
+            }
             Event::KeyframeRequest(r) => {
                 // A reader lost pictures: its publisher asks its own sender when it can
                 // (WHIP, WHEP sources). New readers start from the GOP cache without one.
@@ -501,6 +541,7 @@ impl Session {
                 egress,
                 pts,
                 tracks_version,
+                dc,
                 ..
             } = &mut self.role
             else {
@@ -518,6 +559,48 @@ impl Session {
             let Some(idx) = egress.tracks.iter().position(|t| t.track == unit.track) else {
                 continue;
             };
+            if frame.codec == Codec::H264 {
+                let track = &egress.tracks[idx];
+                match dc.route(track.may_reorder, frame.reorders, frame.key) {
+                    Route::Rtp => {
+                        if frame.reorders && !egress.bframes_seen {
+                            egress.bframes_seen = true;
+                            warn!(
+                                "webrtc session {} [{}]: the H264 stream has B-frames: over \
+                                 WebRTC, browsers play it at a few frames per second \
+                                 (libwebrtc rewrites every received SPS to say \"no \
+                                 reordering\", so its decoder drops each B-frame). The \
+                                 built-in player page plays it smoothly (WebCodecs); for \
+                                 other players configure the encoder without B-frames (OBS: \
+                                 x264 options \"bframes=0\"; ffmpeg: -bf 0)",
+                                self.peer, self.guard.info.id
+                            );
+                        }
+                    }
+                    Route::Drop => continue,
+                    Route::Channel { announce } => {
+                        let announce = announce.then(|| {
+                            info!(
+                                "webrtc session {} [{}]: H264 with B-frames: the video goes \
+                                 over the data channel to the page's WebCodecs decoder",
+                                self.peer, self.guard.info.id
+                            );
+                            let audio_clock = egress
+                                .tracks
+                                .iter()
+                                .find(|t| !t.codec.is_video())
+                                .map(|t| t.rtp_clock())
+                                .unwrap_or(48000);
+                            dcvideo::announce(&track.codec_string(), audio_clock)
+                        });
+                        if send_over_channel(&mut self.rtc, dc, announce, &frame) {
+                            bytes += frame.data.len() as u64;
+                        }
+                        self.drain().await?;
+                        continue;
+                    }
+                }
+            }
             let Some(writer) = self.rtc.writer(frame.mid) else {
                 continue;
             };
@@ -573,4 +656,40 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// Sends one H264 frame over the player's video channel; `false` when it was dropped (the
+/// channel is gone, or its send buffer cannot take the whole frame: then nothing goes
+/// until the next keyframe).
+fn send_over_channel(
+    rtc: &mut Rtc,
+    dc: &mut DcVideo,
+    announce: Option<String>,
+    frame: &Frame,
+) -> bool {
+    let Some(mut ch) = dc.channel.and_then(|id| rtc.channel(id)) else {
+        dc.closed();
+        return false;
+    };
+    if let Some(text) = announce {
+        if !matches!(ch.write(false, text.as_bytes()), Ok(true)) {
+            dc.closed();
+            return false;
+        }
+    }
+    let need = dcvideo::wire_size(frame.data.len());
+    if dcvideo::SEND_BUFFER.saturating_sub(ch.buffered_amount()) < need {
+        dc.resync();
+        dc.dropped += 1;
+        return false;
+    }
+    for m in dcvideo::chunks(frame.pts_us, frame.key, &frame.data) {
+        if !matches!(ch.write(true, &m), Ok(true)) {
+            dc.resync();
+            dc.dropped += 1;
+            return false;
+        }
+    }
+    dc.frames += 1;
+    true
 }
