@@ -123,6 +123,10 @@ fn webrtc_server(label: &str, paths: &str) -> (Server, u16) {
     (Server::start_with(ServerOpts::new(label, &yaml)), http)
 }
 
+/// Chromium flag that leaves it no UDP of its own: it offers no local candidates and
+/// reaches the server over ICE-TCP only (docs/ice-tcp.md).
+const NO_UDP: &str = "--webrtc-ip-handling-policy=disable_non_proxied_udp";
+
 fn driver(mode: &str, url: &str, seconds: u32) -> Command {
     require_browser();
     let mut cmd = Command::new("node");
@@ -171,15 +175,26 @@ fn summary(r: &Value) -> String {
     serde_json::to_string_pretty(&r).unwrap_or_default()
 }
 
-/// Journey 1: RTMP publisher -> the built-in player page in Chromium.
-fn rtmp_to_player(label: &str, kind: Source) {
+/// Journey 1: RTMP publisher -> the built-in player page in Chromium; with `ice_tcp`, the
+/// server also listens for ICE-TCP and Chromium may not use UDP.
+fn rtmp_to_player(label: &str, kind: Source, ice_tcp: bool) {
     const SECONDS: u32 = 5;
-    let (server, http_port) = webrtc_server(label, "");
+    let tcp_port = free_port();
+    let extra = if ice_tcp {
+        format!("webrtcLocalTCPAddress: 127.0.0.1:{tcp_port}\n")
+    } else {
+        String::new()
+    };
+    let (server, http_port) = webrtc_server(label, &extra);
     let url = server.rtmp_url("live/show");
     let _publisher = publish(&server.dir, "publisher", kind, &url);
     server.wait_ready("live/show", Duration::from_secs(20));
     let page = format!("http://127.0.0.1:{http_port}/live/show");
-    let ran = run(driver("player", &page, SECONDS), Duration::from_secs(120));
+    let mut cmd = driver("player", &page, SECONDS);
+    if ice_tcp {
+        cmd.env("CHROMIUM_ARGS", NO_UDP);
+    }
+    let ran = run(cmd, Duration::from_secs(120));
     eprintln!(
         "----- browser driver ({:?}, {:?}) -----\n{}\n{}\n-----",
         ran.status, ran.elapsed, ran.stderr, ran.stdout
@@ -200,6 +215,23 @@ fn rtmp_to_player(label: &str, kind: Source) {
         Some(&Value::from("connected")),
         "{s}"
     );
+    let pair = r
+        .pointer("/last/pc/pair")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if ice_tcp {
+        let answer = r["answer"].as_str().unwrap_or_default();
+        assert!(
+            answer.contains(&format!("127.0.0.1 {tcp_port} typ host tcptype passive")),
+            "the answer has no passive TCP candidate on {tcp_port}: {answer}"
+        );
+        assert!(
+            pair.starts_with("tcp ") && pair.ends_with(&format!(":{tcp_port}")),
+            "the selected candidate pair is not ICE-TCP to :{tcp_port}: {pair:?}; {s}"
+        );
+    } else {
+        assert!(pair.starts_with("udp "), "{pair:?}: {s}");
+    }
     // Chromium received and decoded H264: over RTP (its WebRTC decoder), or, with
     // B-frames, over the page's data channel (WebCodecs in the page).
     let (decoded, received) = match kind {
@@ -313,7 +345,7 @@ fn rtmp_to_player(label: &str, kind: Source) {
 #[test]
 fn journey1_rtmp_bframes_to_chromium_player() {
     in_netns("journey1_rtmp_bframes_to_chromium_player", || {
-        rtmp_to_player("browser-j1-bframes", Source::BFrames)
+        rtmp_to_player("browser-j1-bframes", Source::BFrames, false)
     });
 }
 
@@ -321,7 +353,16 @@ fn journey1_rtmp_bframes_to_chromium_player() {
 #[test]
 fn journey1_rtmp_plain_to_chromium_player() {
     in_netns("journey1_rtmp_plain_to_chromium_player", || {
-        rtmp_to_player("browser-j1-plain", Source::Plain)
+        rtmp_to_player("browser-j1-plain", Source::Plain, false)
+    });
+}
+
+/// Journey 1 over ICE-TCP (`webrtcLocalTCPAddress`): Chromium may not use UDP, so it
+/// connects to the server's passive TCP candidate (RFC 6544, RFC 4571 framing).
+#[test]
+fn journey1_over_ice_tcp_to_chromium_player() {
+    in_netns("journey1_over_ice_tcp_to_chromium_player", || {
+        rtmp_to_player("browser-j1-tcp", Source::Plain, true)
     });
 }
 

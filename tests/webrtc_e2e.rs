@@ -30,6 +30,9 @@ struct Rig {
     rtmp_port: u16,
     http_port: u16,
     udp_port: u16,
+    /// ICE-TCP (webrtcLocalTCPAddress): on in every rig, so aiortc (UDP only) also meets
+    /// answers with a passive TCP candidate.
+    tcp_port: u16,
     shutdown: CancellationToken,
     dir: TempDir,
 }
@@ -63,6 +66,7 @@ impl Rig {
             let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             (rtmp, http, free_udp_port())
         });
+        let tcp_port = free_port();
         let rtmp_port = rtmp.local_addr().unwrap().port();
         let http_port = http.local_addr().unwrap().port();
         let rtmp_cfg = ferrocast_rtmp::server::ServerConfig {
@@ -82,6 +86,7 @@ impl Rig {
             paths: paths.clone(),
             sessions: sessions.clone(),
             udp_addr: SocketAddr::from(([0, 0, 0, 0], udp_port)),
+            tcp_addr: Some(SocketAddr::from(([127, 0, 0, 1], tcp_port))),
             additional_hosts: vec![],
             ips_from_interfaces: false,
             handshake_timeout,
@@ -105,6 +110,7 @@ impl Rig {
             rtmp_port,
             http_port,
             udp_port,
+            tcp_port,
             shutdown,
             dir,
         }
@@ -276,6 +282,56 @@ fn garbage_udp_does_not_disturb_a_session() {
     let sent = spammer.join().unwrap();
     eprintln!("sent {sent} garbage datagrams");
     assert!(sent > 100);
+    assert_decoded(&v, 30);
+}
+
+/// ICE-TCP connections that are not ICE (garbage, an oversized frame, an unknown ufrag, or
+/// silence past the handshake timeout) are closed, and a reader on UDP goes on.
+#[test]
+fn ice_tcp_strangers_are_closed_and_sessions_go_on() {
+    let rig = Rig::start_with("ice-tcp", "paths:\n  all_others:\n", Duration::from_secs(3));
+    let _publisher = rig.publish_rtmp("cam");
+    let url = rig.url("cam/whep");
+    let reader = std::thread::spawn(move || {
+        run_client(&["whep", &url, "--seconds", "5"], Duration::from_secs(60))
+    });
+    let closed = |stream: &mut TcpStream| {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut b = [0u8; 64];
+        // EOF (or a reset) means the server closed it; a timeout means it did not.
+        match stream.read(&mut b) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => {
+                e.kind() != std::io::ErrorKind::WouldBlock
+                    && e.kind() != std::io::ErrorKind::TimedOut
+            }
+        }
+    };
+    let connect = || TcpStream::connect(("127.0.0.1", rig.tcp_port)).unwrap();
+    // A STUN Binding request with USERNAME "nosuch:peer" (no session has that ufrag).
+    let mut stun = vec![0x00, 0x01, 0x00, 0x10, 0x21, 0x12, 0xa4, 0x42];
+    stun.extend_from_slice(&[7; 12]);
+    stun.extend_from_slice(&[0x00, 0x06, 0x00, 0x0b]);
+    stun.extend_from_slice(b"nosuch:peer\0");
+    let mut framed_stun = (stun.len() as u16).to_be_bytes().to_vec();
+    framed_stun.extend_from_slice(&stun);
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("a frame that is not STUN", b"\x00\x05hello".to_vec()),
+        ("an oversized frame", vec![0xff, 0xff, 1, 2, 3]),
+        ("an ICE check for an unknown ufrag", framed_stun),
+    ];
+    for (what, bytes) in cases {
+        let mut s = connect();
+        s.write_all(&bytes).unwrap();
+        assert!(closed(&mut s), "{what}: the connection stayed open");
+    }
+    // Silence: closed after webrtcHandshakeTimeout (3 s here).
+    let mut s = connect();
+    assert!(closed(&mut s), "a silent connection stayed open");
+    let v = reader.join().unwrap();
     assert_decoded(&v, 30);
 }
 

@@ -392,6 +392,10 @@ async fn run(config: Option<String>) -> anyhow::Result<()> {
             paths: servers.paths.clone(),
             sessions: webrtc_sessions.clone(),
             udp_addr: listen_addr(&conf.webrtc_local_udp_address)?,
+            tcp_addr: match conf.webrtc_local_tcp_address.as_str() {
+                "" => None,
+                a => Some(listen_addr(a)?),
+            },
             additional_hosts: conf.webrtc_additional_hosts.clone(),
             ips_from_interfaces: conf.webrtc_ips_from_interfaces,
             handshake_timeout: conf.webrtc_handshake_timeout,

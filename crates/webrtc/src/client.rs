@@ -354,6 +354,7 @@ fn spawn_reader(
             };
             let msg = SessionMsg::Datagram {
                 source,
+                tcp_local: None,
                 data: Bytes::copy_from_slice(&buf[..n]),
                 at: Instant::now(),
             };
@@ -489,6 +490,7 @@ async fn establish(
             socket: socket.clone(),
             v6: socket.local_addr().map(|a| a.is_ipv6()).unwrap_or(false),
             candidates: vec![candidate],
+            tcp_candidates: Default::default(),
         }),
         rx,
         guard,
@@ -501,6 +503,7 @@ async fn establish(
         connected: false,
         connected_at: now,
         ice_peer: None,
+        tcp: Default::default(),
         last_rx: now,
         input_errors: 0,
         media_stats: Vec::new(),

@@ -640,6 +640,17 @@ fn create_session(
             rtc.add_local_candidate(c);
         }
     }
+    // ICE-TCP (webrtcLocalTCPAddress): passive candidates, the peer connects to us.
+    for addr in shared.net.tcp_candidates.iter() {
+        let c = Candidate::builder()
+            .tcp()
+            .host(*addr)
+            .tcptype(str0m::net::TcpType::Passive)
+            .build();
+        if let Ok(c) = c {
+            rtc.add_local_candidate(c);
+        }
+    }
     // str0m asserts on some inconsistent offers (found by fuzz/fuzz_targets/webrtc_sdp.rs,
     // e.g. one payload type in two m-lines): such an offer gets a 400, not a dead handler.
     let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -698,6 +709,7 @@ fn create_session(
         connected: false,
         connected_at: now,
         ice_peer: None,
+        tcp: Default::default(),
         last_rx: now,
         input_errors: 0,
         media_stats: Vec::new(),

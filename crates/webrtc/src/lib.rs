@@ -26,6 +26,7 @@ mod ingest;
 mod pages;
 mod sdp;
 mod session;
+mod tcp;
 mod udp;
 
 /// Entry points into the SDP, ICE and HTTP input this crate reads or rewrites itself, for
@@ -53,6 +54,41 @@ pub mod fuzzing {
             let _ = crate::client::resource_target(l);
         }
         Some((r.status, r.body.len()))
+    }
+
+    /// `tcp::next_frame` over `data` delivered in reads of `step` bytes: the RFC 4571 frames
+    /// an ICE-TCP connection would hand to its session, until the first framing error.
+    pub fn ice_tcp_frames(data: &[u8], step: usize, max: usize) -> (Vec<Bytes>, bool) {
+        let mut buf = bytes::BytesMut::new();
+        let mut out = Vec::new();
+        for piece in data.chunks(step.max(1)) {
+            buf.extend_from_slice(piece);
+            loop {
+                match crate::tcp::next_frame(&mut buf, max) {
+                    Ok(Some(f)) => out.push(f),
+                    Ok(None) => break,
+                    Err(_) => return (out, true),
+                }
+            }
+        }
+        (out, false)
+    }
+
+    /// `tcp::put_frame`: an RFC 4571 frame.
+    pub fn ice_tcp_frame(packet: &[u8]) -> Vec<u8> {
+        let mut b = bytes::BytesMut::new();
+        crate::tcp::put_frame(&mut b, packet);
+        b.to_vec()
+    }
+
+    /// `dcvideo::is_keyframe_request`: a player page's message on its video channel.
+    pub fn video_channel_message(data: &[u8]) -> bool {
+        crate::dcvideo::is_keyframe_request(data)
+    }
+
+    /// `dcvideo::chunks`: the messages of one frame on the video channel.
+    pub fn video_channel_chunks(pts: i64, key: bool, data: &[u8]) -> Vec<Vec<u8>> {
+        crate::dcvideo::chunks(pts, key, data)
     }
 
     /// `client::WhipUrl::parse`: a forward destination or source URL.
@@ -275,6 +311,8 @@ pub struct WebRtcConfig {
     pub sessions: Arc<ferrocast_core::conns::ConnRegistry>,
     /// `webrtcLocalUDPAddress`, default 0.0.0.0:8189.
     pub udp_addr: SocketAddr,
+    /// `webrtcLocalTCPAddress`: ICE-TCP listener (passive candidates), off when `None`.
+    pub tcp_addr: Option<SocketAddr>,
     /// `webrtcAdditionalHosts`: more host candidates (IPs or names, resolved at start).
     pub additional_hosts: Vec<String>,
     /// `webrtcIPsFromInterfaces`: offer the interfaces' addresses as host candidates.
@@ -314,23 +352,57 @@ pub async fn serve(
         .dtls_provider
         .generate_certificate()
         .ok_or_else(|| std::io::Error::other("webrtc: cannot generate a DTLS certificate"))?;
+    let tcp = match cfg.tcp_addr {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("webrtc: cannot bind TCP {addr} (webrtcLocalTCPAddress): {e}"),
+                )
+            })?;
+            let local = l.local_addr()?;
+            let c = host_candidates(&cfg.additional_hosts, cfg.ips_from_interfaces, local).await;
+            Some((l, c))
+        }
+        None => None,
+    };
     let http_addr = http.local_addr()?;
-    info!(
-        "webrtc: listening on {http_addr} (HTTP, WHIP/WHEP) and {local} (UDP); host candidates: {}",
-        candidates
-            .iter()
+    let list = |c: &[SocketAddr]| {
+        c.iter()
             .map(|c| c.to_string())
             .collect::<Vec<_>>()
             .join(", ")
+    };
+    info!(
+        "webrtc: listening on {http_addr} (HTTP, WHIP/WHEP) and {local} (UDP); host candidates: {}",
+        list(&candidates)
     );
+    if let Some((l, c)) = &tcp {
+        info!(
+            "webrtc: listening on {} (ICE-TCP); TCP host candidates: {}",
+            l.local_addr()?,
+            list(c)
+        );
+    }
     let socket = Arc::new(socket);
+    let tcp_candidates = Arc::new(tcp.as_ref().map(|(_, c)| c.clone()).unwrap_or_default());
     let net = Arc::new(session::Net {
         socket: socket.clone(),
         v6: local.is_ipv6(),
         candidates,
+        tcp_candidates: tcp_candidates.clone(),
     });
     let routes = Arc::new(udp::Routes::default());
     let demux = tokio::spawn(udp::run_demux(socket, routes.clone(), shutdown.clone()));
+    if let Some((l, _)) = tcp {
+        tokio::spawn(tcp::run_listener(
+            l,
+            routes.clone(),
+            tcp_candidates,
+            cfg.handshake_timeout,
+            shutdown.clone(),
+        ));
+    }
     let shared = Arc::new(http::Shared::new(
         cfg.paths.clone(),
         cfg.sessions.clone(),

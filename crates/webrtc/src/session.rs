@@ -5,11 +5,13 @@
 //! next datagram, timeout, bus units (readers) or kick. Every mutation of the `Rtc` is
 //! followed by a complete drain, as str0m requires.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use ferrocast_core::conns::ConnGuard;
 use ferrocast_core::{Codec, Publisher, ReadError, Reader, Unit};
 use str0m::media::{KeyframeRequestKind, Mid, Pt};
@@ -28,6 +30,9 @@ use crate::udp::SessionMsg;
 /// A connected session that hears nothing from its peer this long is gone (browsers and
 /// aiortc send ICE consent checks every few seconds, RFC 7675).
 const INACTIVITY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// ICE-TCP connections one session takes (a browser may open a new one after a drop).
+const MAX_TCP_PER_SESSION: usize = 4;
 
 /// Readers' keyframe requests reach a WHIP publisher at most this often (a few readers
 /// losing packets at once must not make it send keyframes back to back).
@@ -60,6 +65,8 @@ pub(crate) struct Net {
     pub v6: bool,
     /// Host candidates: a datagram is reported to str0m as received on one of them.
     pub candidates: Vec<SocketAddr>,
+    /// ICE-TCP host candidates (`webrtcLocalTCPAddress`), passive.
+    pub tcp_candidates: Arc<Vec<SocketAddr>>,
 }
 
 impl Net {
@@ -102,7 +109,10 @@ pub(crate) struct Session {
     pub created: Instant,
     pub connected: bool,
     pub connected_at: Instant,
-    pub ice_peer: Option<SocketAddr>,
+    /// The peer's address of its first packet, for logs (`tcp/ADDR` over ICE-TCP).
+    pub ice_peer: Option<String>,
+    /// ICE-TCP connections of this session, by the peer's address.
+    pub tcp: HashMap<SocketAddr, mpsc::Sender<Bytes>>,
     pub last_rx: Instant,
     pub input_errors: u64,
     /// Cumulative RTP statistics per m-line from str0m: (mid, egress, packets, lost).
@@ -190,8 +200,24 @@ impl Session {
                     }
                     Ok(())
                 }
-                Wake::Msg(Some(SessionMsg::Datagram { source, data, at })) => {
-                    self.on_datagram(source, &data, at);
+                Wake::Msg(Some(SessionMsg::Datagram {
+                    source,
+                    tcp_local,
+                    data,
+                    at,
+                })) => {
+                    self.on_datagram(source, tcp_local, &data, at);
+                    Ok(())
+                }
+                Wake::Msg(Some(SessionMsg::TcpAttach { peer, writer })) => {
+                    // A few connections per session at most (a browser reconnecting).
+                    if self.tcp.len() < MAX_TCP_PER_SESSION {
+                        self.tcp.insert(peer, writer);
+                    }
+                    Ok(())
+                }
+                Wake::Msg(Some(SessionMsg::TcpDetach { peer })) => {
+                    self.tcp.remove(&peer);
                     Ok(())
                 }
                 Wake::Timeout => self
@@ -240,17 +266,29 @@ impl Session {
         }
     }
 
-    fn on_datagram(&mut self, source: SocketAddr, data: &[u8], at: Instant) {
+    fn on_datagram(
+        &mut self,
+        source: SocketAddr,
+        tcp_local: Option<SocketAddr>,
+        data: &[u8],
+        at: Instant,
+    ) {
         self.last_rx = at;
         if self.ice_peer.is_none() {
-            self.ice_peer = Some(source);
+            self.ice_peer = Some(match tcp_local {
+                Some(_) => format!("tcp/{source}"),
+                None => source.to_string(),
+            });
         }
         self.guard
             .info
             .bytes_received
             .fetch_add(data.len() as u64, Ordering::Relaxed);
-        let destination = self.net.destination(source);
-        let input = match Receive::new(Protocol::Udp, source, destination, data) {
+        let (proto, destination) = match tcp_local {
+            Some(local) => (Protocol::Tcp, local),
+            None => (Protocol::Udp, self.net.destination(source)),
+        };
+        let input = match Receive::new(proto, source, destination, data) {
             Ok(r) => Input::Receive(at, r),
             Err(e) => {
                 self.note_bad_input(source, &format!("not STUN, DTLS, RTP or RTCP: {e}"));
@@ -283,6 +321,21 @@ impl Session {
                 .map_err(|e| format!("WebRTC error: {e}"))?;
             match out {
                 Output::Timeout(t) => return Ok(t),
+                Output::Transmit(t) if t.proto == Protocol::Tcp => {
+                    // Over ICE-TCP: whole packets to the connection's writer; when its queue
+                    // is full the packet is lost, as on a congested UDP path.
+                    let Some(w) = self.tcp.get(&t.destination) else {
+                        debug!("{}: no ICE-TCP connection to {}", self.tag(), t.destination);
+                        continue;
+                    };
+                    let n = t.contents.len();
+                    if w.try_send(Bytes::copy_from_slice(&t.contents)).is_ok() {
+                        self.guard
+                            .info
+                            .bytes_sent
+                            .fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                }
                 Output::Transmit(t) => {
                     let dest = self.net.send_addr(t.destination);
                     let sent = match self.net.socket.try_send_to(&t.contents, dest) {
@@ -335,9 +388,7 @@ impl Session {
                 info!(
                     "{}: {what} (ICE peer {})",
                     self.tag(),
-                    self.ice_peer
-                        .map(|a| a.to_string())
-                        .unwrap_or_else(|| "?".into())
+                    self.ice_peer.as_deref().unwrap_or("?")
                 );
             }
             Event::IceConnectionStateChange(s) => {

@@ -23,9 +23,19 @@ use uuid::Uuid;
 pub(crate) enum SessionMsg {
     Datagram {
         source: SocketAddr,
+        /// Over ICE-TCP: the local TCP candidate it arrived on (`None`: the UDP socket).
+        tcp_local: Option<SocketAddr>,
         data: Bytes,
         at: Instant,
     },
+    /// An ICE-TCP connection from `peer` now belongs to the session: packets for `peer`
+    /// go to `writer` (see `tcp`).
+    TcpAttach {
+        peer: SocketAddr,
+        writer: mpsc::Sender<Bytes>,
+    },
+    /// That connection closed.
+    TcpDetach { peer: SocketAddr },
     /// A trickled remote candidate (`candidate:...`).
     Candidate(String),
     /// Closed through the API (DELETE).
@@ -54,7 +64,7 @@ impl Routes {
         self.by_ufrag.lock().remove(ufrag);
     }
 
-    fn get(&self, ufrag: &str) -> Option<(Uuid, mpsc::Sender<SessionMsg>)> {
+    pub(crate) fn get(&self, ufrag: &str) -> Option<(Uuid, mpsc::Sender<SessionMsg>)> {
         self.by_ufrag.lock().get(ufrag).cloned()
     }
 }
@@ -125,6 +135,7 @@ impl Demux {
         };
         let msg = SessionMsg::Datagram {
             source,
+            tcp_local: None,
             data: Bytes::copy_from_slice(data),
             at,
         };
