@@ -262,3 +262,69 @@ fn g711_over_webrtc_both_ways() {
     read("g711/web");
     publisher.kill();
 }
+
+/// An independent WHEP reader that decodes H265: GStreamer's webrtcbin
+/// (tests/webrtc/gst_whep.py; aiortc and Debian's Chromium have no H265 over WebRTC).
+/// ffmpeg publishes H265 + Opus over RTSP; the reader decodes both, and H264 + Opus from
+/// another path the same way.
+#[test]
+fn h265_and_h264_over_webrtc_to_gstreamer_webrtcbin() {
+    require("ffmpeg");
+    require("/usr/bin/python3");
+    for e in [
+        "webrtcbin",
+        "nicesrc",
+        "rtph265depay",
+        "avdec_h265",
+        "opusdec",
+    ] {
+        require_gst_element(e);
+    }
+    let (http, udp, rtsp) = (free_port(), free_udp_port(), free_port());
+    let yaml = format!(
+        "webrtc: yes\nwebrtcAddress: 127.0.0.1:{http}\nwebrtcLocalUDPAddress: 127.0.0.1:{udp}\n\
+         rtsp: yes\nrtspAddress: 127.0.0.1:{rtsp}\nrtspTransports: [tcp]\n"
+    );
+    let server = Server::start_with(ServerOpts::new("webrtc-h265", &yaml));
+    for (codec, encoder) in [("h265", "libx265"), ("h264", "libx264")] {
+        let mut cmd = Command::new("ffmpeg");
+        cmd.args(["-hide_banner", "-loglevel", "warning", "-nostdin", "-re"])
+            .args(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=30"])
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+            .args([
+                "-c:v", encoder, "-pix_fmt", "yuv420p", "-g", "30", "-bf", "0",
+            ])
+            .args(["-preset", "ultrafast"]);
+        if codec == "h265" {
+            cmd.args(["-x265-params", "log-level=error"]);
+        }
+        cmd.args(["-c:a", "libopus", "-t", "60"])
+            .args(["-f", "rtsp", "-rtsp_transport", "tcp"])
+            .arg(format!("rtsp://127.0.0.1:{rtsp}/{codec}"));
+        let _ffmpeg = Proc::spawn(&format!("ffmpeg-rtsp-{codec}"), cmd, &server.dir);
+        let item = server.wait_ready(codec, Duration::from_secs(30));
+        eprintln!("path {codec}: {item}");
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(client_script().with_file_name("gst_whep.py"))
+            .arg(format!("http://127.0.0.1:{http}/{codec}/whep"))
+            .args(["--codec", codec, "--seconds", "5", "--audio"]);
+        let r = run(cmd, Duration::from_secs(60));
+        eprintln!(
+            "gst_whep {codec}: {:?}\n{}\n{}",
+            r.status, r.stdout, r.stderr
+        );
+        assert!(r.success(), "gst_whep.py failed");
+        let v: Value = r
+            .stdout
+            .lines()
+            .rev()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .expect("gst_whep.py printed no JSON");
+        assert_eq!(v["error"], Value::Null, "{v}");
+        assert_eq!(v["video_codec"], codec.to_uppercase(), "{v}");
+        assert_eq!(v["width"], 320, "{v}");
+        // 30 fps for 5 s, 20 ms Opus packets: well above these.
+        assert!(v["video_frames"].as_u64().unwrap_or(0) > 60, "{v}");
+        assert!(v["audio_frames"].as_u64().unwrap_or(0) > 100, "{v}");
+    }
+}

@@ -49,6 +49,34 @@ pub fn avcc_parameter_sets(avcc: &[u8]) -> Result<(Vec<Bytes>, Vec<Bytes>), Code
     Ok((sps, pps))
 }
 
+/// VPS, SPS and PPS NAL units of an hvcC record (8.3.3.1), in that order.
+pub fn hvcc_parameter_sets(hvcc: &[u8]) -> Result<[Vec<Bytes>; 3], CodecError> {
+    need("HEVCDecoderConfigurationRecord", hvcc, 23)?;
+    let mut sets: [Vec<Bytes>; 3] = Default::default();
+    let mut b = &hvcc[23..];
+    for _ in 0..hvcc[22] {
+        need("hvcC array", b, 3)?;
+        let typ = b[0] & 0x3f;
+        let n = u16::from_be_bytes([b[1], b[2]]);
+        b = &b[3..];
+        for _ in 0..n {
+            need("hvcC NAL unit", b, 2)?;
+            let len = u16::from_be_bytes([b[0], b[1]]) as usize;
+            need("hvcC NAL unit", &b[2..], len)?;
+            let nal = Bytes::copy_from_slice(&b[2..2 + len]);
+            b = &b[2 + len..];
+            // NAL unit types 32, 33, 34 (H.265 Table 7-1).
+            match typ {
+                32 => sets[0].push(nal),
+                33 => sets[1].push(nal),
+                34 => sets[2].push(nal),
+                _ => {}
+            }
+        }
+    }
+    Ok(sets)
+}
+
 /// Rewrites length-prefixed NAL units with `from`-byte lengths into 4-byte lengths, and
 /// checks that the lengths add up. Returns the input unchanged when `from` is 4.
 pub fn to_4byte_lengths(data: Bytes, from: usize) -> Result<Bytes, CodecError> {

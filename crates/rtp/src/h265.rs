@@ -168,29 +168,10 @@ pub(crate) fn hvcc(vps: &[Bytes], sps: &[Bytes], pps: &[Bytes]) -> Result<Bytes,
 
 /// VPS, SPS and PPS NAL units of an hvcC record.
 pub(crate) fn parameter_sets(hvcc: &[u8]) -> Result<[Vec<Bytes>; 3], Error> {
-    need("hvcC", hvcc, 23)?;
-    let mut sets: [Vec<Bytes>; 3] = Default::default();
-    let mut b = &hvcc[23..];
-    for _ in 0..hvcc[22] {
-        need("hvcC array", b, 3)?;
-        let typ = b[0] & 0x3f;
-        let n = u16::from_be_bytes([b[1], b[2]]);
-        b = &b[3..];
-        for _ in 0..n {
-            need("hvcC NAL unit", b, 2)?;
-            let len = u16::from_be_bytes([b[0], b[1]]) as usize;
-            need("hvcC NAL unit", &b[2..], len)?;
-            let nal = Bytes::copy_from_slice(&b[2..2 + len]);
-            b = &b[2 + len..];
-            match typ {
-                NAL_VPS => sets[0].push(nal),
-                NAL_SPS => sets[1].push(nal),
-                NAL_PPS => sets[2].push(nal),
-                _ => {}
-            }
-        }
-    }
-    Ok(sets)
+    ferrocast_codec::avc::hvcc_parameter_sets(hvcc).map_err(|e| match e {
+        ferrocast_codec::CodecError::Truncated { what, len } => Error::Truncated { what, len },
+        _ => Error::Malformed("hvcC record"),
+    })
 }
 
 /// An hvcC from sprop-vps/sps/pps (RFC 7798 7.1), or an empty config when they are absent.

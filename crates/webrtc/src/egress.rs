@@ -24,6 +24,8 @@ pub(crate) struct OutTrack {
     /// H264: parameter sets from avcC, sent in band before each keyframe.
     sps: Vec<Bytes>,
     pps: Vec<Bytes>,
+    /// H265: VPS, SPS and PPS from hvcC, sent in band before each keyframe.
+    h265_params: Vec<Bytes>,
     /// AV1: the configOBUs of av1C (the sequence header), for keyframes without one.
     av1_config: Bytes,
     /// H264 whose SPS does not rule out B-frames (see `dcvideo`).
@@ -95,6 +97,12 @@ pub(crate) fn plan(
                     None => false,
                 }
             }
+            // Only when offered: browsers that cannot decode it then get the idle video
+            // m-line below rather than a rejected one.
+            Codec::H265 if offer.to_ascii_uppercase().contains(" H265/90000") => {
+                codecs.enable_h265(true);
+                true
+            }
             Codec::Vp8 => {
                 codecs.enable_vp8(true);
                 true
@@ -133,6 +141,10 @@ pub(crate) fn plan(
             Codec::H264 => ferrocast_codec::avc::avcc_parameter_sets(&t.config).unwrap_or_default(),
             _ => (vec![], vec![]),
         };
+        let h265_params = match t.codec {
+            Codec::H265 => h265_parameter_sets(&t.config),
+            _ => vec![],
+        };
         let av1_config = match t.codec {
             // av1C (AV1-ISOBMFF 2.3.3): 4 fixed bytes, then configOBUs.
             Codec::Av1 if t.config.len() > 4 => t.config.slice(4..),
@@ -153,6 +165,7 @@ pub(crate) fn plan(
             may_reorder: crate::dcvideo::may_reorder(sps.first().map(|s| &s[..])),
             sps,
             pps,
+            h265_params,
             av1_config,
         });
         if video {
@@ -178,7 +191,7 @@ pub(crate) fn plan(
         let codecs: Vec<_> = tracks.iter().map(|t| t.codec.api_name()).collect();
         return Err(format!(
             "the stream has no track this offer can receive over WebRTC (stream: {}; WebRTC \
-             carries H264, VP8, VP9, AV1, Opus and G711)",
+             carries H264, H265, VP8, VP9, AV1, Opus and G711)",
             if codecs.is_empty() {
                 "no tracks".to_string()
             } else {
@@ -240,6 +253,9 @@ impl Egress {
     /// Picks up changed codec configuration (a new SPS from the publisher).
     pub fn update_tracks(&mut self, tracks: &[Track]) {
         for t in &mut self.tracks {
+            if let (Codec::H265, Some(track)) = (t.codec, tracks.get(t.track)) {
+                t.h265_params = h265_parameter_sets(&track.config);
+            }
             if let (Codec::H264, Some(track)) = (t.codec, tracks.get(t.track)) {
                 if let Ok((sps, pps)) = ferrocast_codec::avc::avcc_parameter_sets(&track.config) {
                     t.may_reorder = crate::dcvideo::may_reorder(sps.first().map(|s| &s[..]));
@@ -293,6 +309,16 @@ impl Egress {
                     }
                 }
             }
+            Codec::H265 => {
+                let params = unit.key.then_some(&t.h265_params[..]);
+                match h264::hvcc_to_annexb(&unit.data, params) {
+                    Some(d) => d,
+                    None => {
+                        self.malformed += 1;
+                        return None;
+                    }
+                }
+            }
             Codec::Av1
                 if unit.key && !t.av1_config.is_empty() && !has_sequence_header(&unit.data) =>
             {
@@ -317,6 +343,13 @@ impl Egress {
             data,
         })
     }
+}
+
+/// VPS, SPS and PPS of an hvcC record, in that order (empty when it is unreadable).
+fn h265_parameter_sets(hvcc: &[u8]) -> Vec<Bytes> {
+    ferrocast_codec::avc::hvcc_parameter_sets(hvcc)
+        .map(|sets| sets.into_iter().flatten().collect())
+        .unwrap_or_default()
 }
 
 /// Whether low-overhead AV1 OBUs (AV1 spec 5.3) include a sequence header (type 1).
@@ -357,6 +390,7 @@ pub(crate) fn str0m_codec(c: Codec) -> Option<str0m::format::Codec> {
     use str0m::format::Codec as S;
     Some(match c {
         Codec::H264 => S::H264,
+        Codec::H265 => S::H265,
         Codec::Vp8 => S::Vp8,
         Codec::Vp9 => S::Vp9,
         Codec::Av1 => S::Av1,

@@ -62,6 +62,36 @@ pub fn avcc_to_annexb(data: &[u8], params: Option<(&[Bytes], &[Bytes])>) -> Opti
     Some(out)
 }
 
+/// H265 (ITU-T H.265 Table 7-1): the NAL unit type of a NAL unit's 2-byte header.
+pub fn h265_nal_type(nal: &[u8]) -> u8 {
+    nal.first().map(|b| (b >> 1) & 0x3f).unwrap_or(0)
+}
+
+/// The H265 form of [`avcc_to_annexb`]: with `params` (VPS, SPS, PPS from hvcC) they go
+/// first unless the unit carries its own SPS; access unit delimiters are dropped.
+pub fn hvcc_to_annexb(data: &[u8], params: Option<&[Bytes]>) -> Option<Vec<u8>> {
+    const SPS: u8 = 33;
+    const AUD: u8 = 35;
+    let nals = avcc_nals(data)?;
+    let mut out = Vec::with_capacity(data.len() + 128);
+    if let Some(params) = params {
+        if !nals.iter().any(|n| h265_nal_type(n) == SPS) {
+            for n in params {
+                out.extend_from_slice(&START_CODE);
+                out.extend_from_slice(n);
+            }
+        }
+    }
+    for n in nals {
+        if h265_nal_type(n) == AUD {
+            continue;
+        }
+        out.extend_from_slice(&START_CODE);
+        out.extend_from_slice(n);
+    }
+    Some(out)
+}
+
 /// Splits an Annex B byte stream into NAL units (without start codes or the trailing zero
 /// bytes that precede the next start code).
 pub fn annexb_nals(data: &[u8]) -> Vec<&[u8]> {
@@ -187,6 +217,31 @@ pub fn profile_score(stream: Profile, offered: Profile) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hvcc_units_to_annexb() {
+        // AUD (35), IDR_W_RADL (19) in 4-byte length AVCC form.
+        let unit = [0, 0, 0, 3, 0x46, 0x01, 0x50, 0, 0, 0, 3, 0x26, 0x01, 0xaf];
+        let params = [
+            Bytes::from_static(&[0x40, 0x01, 0x0c]),
+            Bytes::from_static(&[0x42, 0x01, 0x01]),
+            Bytes::from_static(&[0x44, 0x01, 0xc1]),
+        ];
+        let out = hvcc_to_annexb(&unit, Some(&params)).unwrap();
+        assert_eq!(
+            out,
+            vec![
+                0, 0, 0, 1, 0x40, 1, 0x0c, 0, 0, 0, 1, 0x42, 1, 1, 0, 0, 0, 1, 0x44, 1, 0xc1, 0, 0,
+                0, 1, 0x26, 1, 0xaf
+            ]
+        );
+        assert_eq!(h265_nal_type(&[0x42, 0x01]), 33);
+        // A unit with its own SPS gets no second copy; a broken one is refused.
+        let with_sps = [0, 0, 0, 3, 0x42, 0x01, 0x02, 0, 0, 0, 2, 0x26, 0x01];
+        let out = hvcc_to_annexb(&with_sps, Some(&params)).unwrap();
+        assert_eq!(out, vec![0, 0, 0, 1, 0x42, 1, 2, 0, 0, 0, 1, 0x26, 1]);
+        assert!(hvcc_to_annexb(&[0, 0, 0, 9, 1], None).is_none());
+    }
 
     #[test]
     fn avcc_annexb_round_trip() {
