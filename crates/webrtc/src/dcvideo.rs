@@ -5,7 +5,8 @@
 //!
 //! The player page opens a data channel labelled [`LABEL`] before its offer when the browser
 //! has WebCodecs and `MediaStreamTrackGenerator`. A reader whose offer has a data channel
-//! waits for it (at most [`OPEN_WAIT`] after ICE/DTLS) before it takes units from the bus,
+//! waits for it (at most [`OPEN_WAIT`] after ICE/DTLS; not at all once another channel
+//! opens, which means the client is not our page) before it takes units from the bus,
 //! so that the first keyframe can go either way. Then, per H264 unit:
 //! - the track may reorder (its SPS does not rule B-frames out) or a unit's PTS differs from
 //!   its DTS, and the channel is open: the video goes over the channel from there on,
@@ -31,8 +32,9 @@ use ferrocast_codec::h264::Sps;
 
 /// The label of the player page's data channel.
 pub(crate) const LABEL: &str = "ferrocast-video";
-/// How long a reader whose offer has a data channel waits for it after connecting.
-pub(crate) const OPEN_WAIT: Duration = Duration::from_secs(3);
+/// How long a reader whose offer has a data channel waits for it after connecting (if it
+/// opens later, the video moves to it at the next keyframe).
+pub(crate) const OPEN_WAIT: Duration = Duration::from_secs(1);
 /// The largest message sent.
 pub(crate) const CHUNK: usize = 16 * 1024;
 /// Send buffer of a reader's data channels (str0m's default, 128 KiB, is less than one

@@ -493,6 +493,9 @@ impl Session {
                     if label == dcvideo::LABEL && dc.channel.is_none() {
                         dc.channel = Some(id);
                         debug!("{}: the player's video channel is open", self.tag());
+                    } else if dc.channel.is_none() {
+                        // A client's own channel: it is not our player, don't wait.
+                        dc.offered = false;
                     }
                 }
             }
