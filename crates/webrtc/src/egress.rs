@@ -253,15 +253,20 @@ impl Egress {
     /// Picks up changed codec configuration (a new SPS from the publisher).
     pub fn update_tracks(&mut self, tracks: &[Track]) {
         for t in &mut self.tracks {
-            if let (Codec::H265, Some(track)) = (t.codec, tracks.get(t.track)) {
-                t.h265_params = h265_parameter_sets(&track.config);
-            }
-            if let (Codec::H264, Some(track)) = (t.codec, tracks.get(t.track)) {
-                if let Ok((sps, pps)) = ferrocast_codec::avc::avcc_parameter_sets(&track.config) {
-                    t.may_reorder = crate::dcvideo::may_reorder(sps.first().map(|s| &s[..]));
-                    t.sps = sps;
-                    t.pps = pps;
+            let Some(track) = tracks.get(t.track) else {
+                continue;
+            };
+            match t.codec {
+                Codec::H264 => {
+                    if let Ok((sps, pps)) = ferrocast_codec::avc::avcc_parameter_sets(&track.config)
+                    {
+                        t.may_reorder = crate::dcvideo::may_reorder(sps.first().map(|s| &s[..]));
+                        t.sps = sps;
+                        t.pps = pps;
+                    }
                 }
+                Codec::H265 => t.h265_params = h265_parameter_sets(&track.config),
+                _ => {}
             }
         }
     }

@@ -41,25 +41,14 @@ pub fn avcc_nals(data: &[u8]) -> Option<Vec<&[u8]>> {
 /// receiver that joins at it (RFC 6184 leaves parameter sets out of band; browsers want
 /// them in band, and str0m aggregates them into one STAP-A before the IDR slice).
 pub fn avcc_to_annexb(data: &[u8], params: Option<(&[Bytes], &[Bytes])>) -> Option<Vec<u8>> {
-    let nals = avcc_nals(data)?;
-    let mut out = Vec::with_capacity(data.len() + 64);
-    if let Some((sps, pps)) = params {
-        let has_sps = nals.iter().any(|n| nal_type(n) == NAL_SPS);
-        if !has_sps {
-            for n in sps.iter().chain(pps.iter()) {
-                out.extend_from_slice(&START_CODE);
-                out.extend_from_slice(n);
-            }
-        }
-    }
-    for n in nals {
-        if nal_type(n) == NAL_AUD {
-            continue;
-        }
-        out.extend_from_slice(&START_CODE);
-        out.extend_from_slice(n);
-    }
-    Some(out)
+    let params = params.map(|(sps, pps)| [sps, pps]);
+    to_annexb(
+        data,
+        params.as_ref().map(|p| &p[..]),
+        nal_type,
+        NAL_SPS,
+        NAL_AUD,
+    )
 }
 
 /// H265 (ITU-T H.265 Table 7-1): the NAL unit type of a NAL unit's 2-byte header.
@@ -67,23 +56,41 @@ pub fn h265_nal_type(nal: &[u8]) -> u8 {
     nal.first().map(|b| (b >> 1) & 0x3f).unwrap_or(0)
 }
 
-/// The H265 form of [`avcc_to_annexb`]: with `params` (VPS, SPS, PPS from hvcC) they go
-/// first unless the unit carries its own SPS; access unit delimiters are dropped.
+/// The H265 form of [`avcc_to_annexb`]: `params` are VPS, SPS and PPS from hvcC.
 pub fn hvcc_to_annexb(data: &[u8], params: Option<&[Bytes]>) -> Option<Vec<u8>> {
     const SPS: u8 = 33;
     const AUD: u8 = 35;
+    let params = params.map(|p| [p]);
+    to_annexb(
+        data,
+        params.as_ref().map(|p| &p[..]),
+        h265_nal_type,
+        SPS,
+        AUD,
+    )
+}
+
+/// 4-byte length-prefixed NAL units to Annex B: the parameter sets first (unless the unit
+/// has an SPS of its own), access unit delimiters dropped.
+fn to_annexb(
+    data: &[u8],
+    params: Option<&[&[Bytes]]>,
+    nal_type: fn(&[u8]) -> u8,
+    sps: u8,
+    aud: u8,
+) -> Option<Vec<u8>> {
     let nals = avcc_nals(data)?;
     let mut out = Vec::with_capacity(data.len() + 128);
     if let Some(params) = params {
-        if !nals.iter().any(|n| h265_nal_type(n) == SPS) {
-            for n in params {
+        if !nals.iter().any(|n| nal_type(n) == sps) {
+            for n in params.iter().flat_map(|set| set.iter()) {
                 out.extend_from_slice(&START_CODE);
                 out.extend_from_slice(n);
             }
         }
     }
     for n in nals {
-        if h265_nal_type(n) == AUD {
+        if nal_type(n) == aud {
             continue;
         }
         out.extend_from_slice(&START_CODE);

@@ -198,6 +198,23 @@ async fn connection(
     let writer = tokio::spawn(write_loop(wr, wrx));
     let attach = SessionMsg::TcpAttach { peer, writer: wtx };
     tx.send(attach).await.map_err(|_| "the session ended")?;
+    let ended = forward(first, peer, local, &tx, &mut rd, &mut buf).await;
+    // However it ended, the session forgets the connection and its writer stops.
+    let _ = tx.send(SessionMsg::TcpDetach { peer }).await;
+    writer.abort();
+    ended
+}
+
+/// Hands `first`, then every frame read, to the session until EOF, an error, silence for
+/// [`IDLE_TIMEOUT`], or the session's end.
+async fn forward(
+    first: Bytes,
+    peer: SocketAddr,
+    local: SocketAddr,
+    tx: &mpsc::Sender<SessionMsg>,
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    buf: &mut BytesMut,
+) -> Result<(), String> {
     let mut frame = first;
     loop {
         let msg = SessionMsg::Datagram {
@@ -207,26 +224,16 @@ async fn connection(
             at: Instant::now(),
         };
         if tx.send(msg).await.is_err() {
-            break;
+            return Ok(());
         }
-        frame = match tokio::time::timeout(IDLE_TIMEOUT, read_frame(&mut rd, &mut buf, MAX_FRAME))
-            .await
-        {
-            Err(_) => {
-                writer.abort();
-                return Err(format!("nothing received for {IDLE_TIMEOUT:?}"));
-            }
-            Ok(Err(e)) => {
-                writer.abort();
-                return Err(e);
-            }
-            Ok(Ok(None)) => break,
-            Ok(Ok(Some(f))) => f,
+        frame = match tokio::time::timeout(IDLE_TIMEOUT, read_frame(rd, buf, MAX_FRAME)).await {
+            Err(_) => return Err(format!("nothing received for {IDLE_TIMEOUT:?}")),
+            Ok(r) => match r? {
+                Some(f) => f,
+                None => return Ok(()),
+            },
         };
     }
-    let _ = tx.send(SessionMsg::TcpDetach { peer }).await;
-    writer.abort();
-    Ok(())
 }
 
 /// Writes the session's packets, framed, batching what is queued into one write.
